@@ -1,0 +1,491 @@
+//! Typed requests built from the parsed command line, with every check `docker compose run`
+//! makes before it touches anything (compose's own messages, so users can search them).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::args::{self, MountMode, OutputFormat, PsFormat, RunArgs};
+use crate::duration;
+
+/// A command-line mistake: exit 1, nothing created.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn usage(msg: impl Into<String>) -> UsageError {
+    UsageError(msg.into())
+}
+
+/// Whether krun's own standard streams are terminals: the input of compose's TTY decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terminals {
+    /// stdin is a terminal
+    pub stdin: bool,
+    /// stdout is a terminal
+    pub stdout: bool,
+}
+
+/// What to do, fully validated.
+#[derive(Debug)]
+pub enum Request {
+    /// Run a one-off command (`krun SERVICE ...` / `krun run SERVICE ...`).
+    Run(Box<RunRequest>),
+    /// Print the loaded project.
+    Config(ConfigRequest),
+    /// List the project's objects.
+    Ps(PsRequest),
+    /// Remove the project's objects.
+    Down(DownRequest),
+}
+
+/// Which compose project to load: compose's global flags.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectArgs {
+    /// `-f` files in order (`-` is stdin).
+    pub files: Vec<PathBuf>,
+    /// `--project-name`.
+    pub project_name: Option<String>,
+    /// `--project-directory`.
+    pub project_directory: Option<PathBuf>,
+    /// `--env-file`s.
+    pub env_files: Vec<PathBuf>,
+    /// `--profile`s.
+    pub profiles: Vec<String>,
+}
+
+/// Which cluster and namespace to talk to.
+#[derive(Debug, Clone, Default)]
+pub struct KubeArgs {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`.
+    pub context: Option<String>,
+    /// `-n/--namespace`; `None` means the context's namespace.
+    pub namespace: Option<String>,
+}
+
+/// One `-e` entry: `KEY=VAL`, `KEY=` (empty) or bare `KEY` (taken from the project environment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvArg {
+    /// The variable name.
+    pub key: String,
+    /// `None` for a bare `KEY`.
+    pub value: Option<String>,
+}
+
+/// A numeric `-u uid[:gid]`: Kubernetes runs containers as numbers, not names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User {
+    /// runAsUser.
+    pub uid: i64,
+    /// runAsGroup.
+    pub gid: Option<i64>,
+}
+
+/// `--pull`, applied to every service of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// `always` → imagePullPolicy Always.
+    Always,
+    /// `missing` / `if_not_present` → IfNotPresent.
+    Missing,
+    /// `never` → Never.
+    Never,
+    /// `build`: krun cannot build images; planning says so.
+    Build,
+}
+
+/// A validated `krun run`.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The service to run.
+    pub service: String,
+    /// COMMAND [ARGS...], replacing the service's `command` when given.
+    pub command: Option<Vec<String>>,
+    /// `--entrypoint`, split with shell-words rules.
+    pub entrypoint: Option<Vec<String>>,
+    /// `-e` entries in order.
+    pub env: Vec<EnvArg>,
+    /// `--env-from-file` paths, relative to the current directory.
+    pub env_from_files: Vec<PathBuf>,
+    /// `-l` labels in order.
+    pub labels: Vec<(String, String)>,
+    /// `--name`.
+    pub name: Option<String>,
+    /// `-u`.
+    pub user: Option<User>,
+    /// `-w`.
+    pub workdir: Option<String>,
+    /// `-v` specs, compose short syntax.
+    pub volumes: Vec<String>,
+    /// `-p` specs, docker run syntax.
+    pub publish: Vec<String>,
+    /// `-P`.
+    pub service_ports: bool,
+    /// `--use-aliases`.
+    pub use_aliases: bool,
+    /// The container gets a TTY (compose's decision).
+    pub tty: bool,
+    /// stdin is attached and kept open.
+    pub interactive: bool,
+    /// `-d`.
+    pub detach: bool,
+    /// `--rm`.
+    pub rm: bool,
+    /// `--no-deps`.
+    pub no_deps: bool,
+    /// `-q`, or COMPOSE_PROGRESS=quiet (decided by the caller).
+    pub quiet: bool,
+    /// `--quiet-pull`.
+    pub quiet_pull: bool,
+    /// `--build`.
+    pub build: bool,
+    /// `--pull` when given explicitly.
+    pub pull: Option<PullPolicy>,
+    /// `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `--cap-drop`.
+    pub cap_drop: Vec<String>,
+    /// `--remove-orphans`.
+    pub remove_orphans: bool,
+    /// krun's run-wide settings.
+    pub settings: RunSettings,
+}
+
+/// krun's own options that shape a run.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// `-o`; defaults to YAML for `--dry-run`.
+    pub output: OutputFormat,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+    /// `--wait-timeout`.
+    pub wait_timeout: Duration,
+    /// `--mount-mode`.
+    pub mount_mode: MountMode,
+}
+
+/// A validated `krun config`.
+#[derive(Debug, Clone)]
+pub struct ConfigRequest {
+    /// Output format.
+    pub format: OutputFormat,
+    /// `--services`.
+    pub services_only: bool,
+    /// Restrict to these services (and their dependencies).
+    pub services: Vec<String>,
+}
+
+/// A validated `krun ps`.
+#[derive(Debug, Clone)]
+pub struct PsRequest {
+    /// `-a`.
+    pub all: bool,
+    /// `--format`.
+    pub format: PsFormat,
+}
+
+/// A validated `krun down`.
+#[derive(Debug, Clone)]
+pub struct DownRequest {
+    /// `-v`.
+    pub volumes: bool,
+    /// `--remove-orphans`.
+    pub remove_orphans: bool,
+}
+
+/// Everything the command line asked for.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The compose project to load.
+    pub project: ProjectArgs,
+    /// The cluster to use.
+    pub kube: KubeArgs,
+    /// The action.
+    pub request: Request,
+}
+
+/// Turns parsed arguments into a validated invocation; `terminals` feeds compose's TTY decision.
+pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageError> {
+    let g = cli.global;
+    if g.output.is_some() && !g.dry_run {
+        return Err(usage(
+            "-o/--output prints the objects of a --dry-run; add --dry-run, or drop -o",
+        ));
+    }
+    let project = ProjectArgs {
+        files: g.files,
+        project_name: g.project_name,
+        project_directory: g.project_directory,
+        env_files: g.env_files,
+        profiles: g.profiles,
+    };
+    let kube = KubeArgs {
+        kubeconfig: g.kubeconfig,
+        context: g.context,
+        namespace: g.namespace,
+    };
+    let settings = RunSettings {
+        dry_run: g.dry_run,
+        output: g.output.unwrap_or(OutputFormat::Yaml),
+        timeout: g
+            .timeout
+            .as_deref()
+            .map(|t| parse_duration_flag("--timeout", t))
+            .transpose()?,
+        wait_timeout: parse_duration_flag("--wait-timeout", &g.wait_timeout)?,
+        mount_mode: g.mount_mode,
+    };
+    let request = match cli.command {
+        None => Request::Run(Box::new(run_request(cli.run, settings, terminals)?)),
+        Some(args::Command::Run(run)) => {
+            Request::Run(Box::new(run_request(run, settings, terminals)?))
+        }
+        Some(args::Command::Config(c)) => Request::Config(ConfigRequest {
+            format: c.format,
+            services_only: c.services,
+            services: c.service_names,
+        }),
+        Some(args::Command::Ps(p)) => Request::Ps(PsRequest {
+            all: p.all,
+            format: p.format,
+        }),
+        Some(args::Command::Down(d)) => Request::Down(DownRequest {
+            volumes: d.volumes,
+            remove_orphans: d.remove_orphans,
+        }),
+    };
+    Ok(Invocation {
+        project,
+        kube,
+        request,
+    })
+}
+
+fn parse_duration_flag(flag: &str, value: &str) -> Result<Duration, UsageError> {
+    duration::parse(value).map_err(|e| {
+        usage(format!(
+            "invalid {flag} \"{value}\": {e}; use a duration such as 90s, 5m or 1h30m"
+        ))
+    })
+}
+
+fn run_request(
+    a: RunArgs,
+    settings: RunSettings,
+    terminals: Terminals,
+) -> Result<RunRequest, UsageError> {
+    let mut positional = a.service_and_command.into_iter();
+    let service = positional
+        .next()
+        .ok_or_else(|| usage("requires at least 1 arg(s), only received 0"))?;
+    let command: Vec<String> = positional.collect();
+
+    let service_ports = a.service_ports.unwrap_or(false);
+    if service_ports && !a.publish.is_empty() {
+        return Err(usage("--service-ports and --publish are incompatible"));
+    }
+    let entrypoint = a
+        .entrypoint
+        .as_deref()
+        .map(|e| {
+            // INTEGRATION: switch to the loader's go-shellwords splitter.
+            Ok::<Vec<String>, UsageError>(e.split_whitespace().map(String::from).collect())
+        })
+        .transpose()?;
+    let (tty, interactive) = decide_tty(a.tty, a.no_tty, a.interactive, terminals)?;
+    if interactive && tty && !terminals.stdin && !settings.dry_run {
+        return Err(usage(
+            "cannot attach stdin to a TTY-enabled container because stdin is not a terminal; \
+             drop -t/--tty, or pass -T to run without a TTY",
+        ));
+    }
+    let pull = match a.pull.as_str() {
+        "policy" => None,
+        "always" => Some(PullPolicy::Always),
+        "missing" | "if_not_present" => Some(PullPolicy::Missing),
+        "never" => Some(PullPolicy::Never),
+        "build" => Some(PullPolicy::Build),
+        other => return Err(usage(format!("invalid --pull option \"{other}\""))),
+    };
+    let labels = a
+        .labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => Ok((k.to_string(), v.to_string())),
+            None => Err(usage("label must be set as KEY=VALUE")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let env = a
+        .env
+        .iter()
+        .map(|e| match e.split_once('=') {
+            Some((k, v)) => EnvArg {
+                key: k.to_string(),
+                value: Some(v.to_string()),
+            },
+            None => EnvArg {
+                key: e.clone(),
+                value: None,
+            },
+        })
+        .collect();
+    if let Some(name) = &a.name {
+        validate_pod_name(name)?;
+    }
+    let user = a.user.as_deref().map(parse_user).transpose()?;
+    if let Some(w) = &a.workdir
+        && !w.starts_with('/')
+    {
+        return Err(usage(format!(
+            "invalid -w/--workdir \"{w}\": the working directory must be an absolute path"
+        )));
+    }
+    // INTEGRATION: validate -v and -p with the loader's short-syntax parsers.
+    Ok(RunRequest {
+        service,
+        command: (!command.is_empty()).then_some(command),
+        entrypoint,
+        env,
+        env_from_files: a.env_from_file,
+        labels,
+        name: a.name,
+        user,
+        workdir: a.workdir,
+        volumes: a.volumes,
+        publish: a.publish,
+        service_ports,
+        use_aliases: a.use_aliases.unwrap_or(false),
+        tty,
+        interactive,
+        detach: a.detach.unwrap_or(false),
+        rm: a.rm.unwrap_or(false),
+        no_deps: a.no_deps.unwrap_or(false),
+        quiet: a.quiet.unwrap_or(false),
+        quiet_pull: a.quiet_pull.unwrap_or(false),
+        build: a.build.unwrap_or(false),
+        pull,
+        cap_add: a.cap_add,
+        cap_drop: a.cap_drop,
+        remove_orphans: a.remove_orphans.unwrap_or(false),
+        settings,
+    })
+}
+
+/// compose's TTY decision (compose-run.md §2.2): returns `(tty, interactive)`.
+fn decide_tty(
+    tty: Option<bool>,
+    no_tty: Option<bool>,
+    interactive: Option<bool>,
+    t: Terminals,
+) -> Result<(bool, bool), UsageError> {
+    let tty = match (tty, no_tty) {
+        (Some(_), Some(_)) => return Err(usage("--tty and --no-tty can't be used together")),
+        (Some(v), None) => v,
+        (None, Some(v)) => !v,
+        (None, None) if interactive.is_some() => t.stdout,
+        (None, None) => t.stdout && t.stdin,
+    };
+    Ok((tty, interactive.unwrap_or(true)))
+}
+
+fn parse_user(u: &str) -> Result<User, UsageError> {
+    let (uid, gid) = match u.split_once(':') {
+        Some((uid, gid)) => (uid, Some(gid)),
+        None => (u, None),
+    };
+    let num = |s: &str| s.parse::<i64>().ok().filter(|n| *n >= 0);
+    match (num(uid), gid.map(num)) {
+        (Some(uid), None) => Ok(User { uid, gid: None }),
+        (Some(uid), Some(Some(gid))) => Ok(User {
+            uid,
+            gid: Some(gid),
+        }),
+        _ => Err(usage(format!(
+            "invalid -u/--user \"{u}\": Kubernetes runs containers as numeric IDs \
+             (runAsUser/runAsGroup) and cannot look up names in the image; \
+             use -u UID[:GID], e.g. -u 1000:1000"
+        ))),
+    }
+}
+
+/// `--name` becomes the pod name and its hostname, so it must be a DNS-1123 label.
+fn validate_pod_name(name: &str) -> Result<(), UsageError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "invalid --name \"{name}\": a pod name must be at most 63 lowercase letters, digits \
+             and '-', starting and ending with a letter or digit (e.g. \"my-run-1\")"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TERM: Terminals = Terminals {
+        stdin: true,
+        stdout: true,
+    };
+    const PIPE_IN: Terminals = Terminals {
+        stdin: false,
+        stdout: true,
+    };
+    const PIPES: Terminals = Terminals {
+        stdin: false,
+        stdout: false,
+    };
+
+    #[test]
+    fn tty_decision_follows_compose() {
+        assert_eq!(decide_tty(None, None, None, TERM).unwrap(), (true, true));
+        assert_eq!(decide_tty(None, None, None, PIPE_IN).unwrap(), (false, true));
+        assert_eq!(decide_tty(None, None, None, PIPES).unwrap(), (false, true));
+        // An explicit -i only looks at stdout (the compose trap #13228).
+        assert_eq!(
+            decide_tty(None, None, Some(true), PIPE_IN).unwrap(),
+            (true, true)
+        );
+        assert_eq!(
+            decide_tty(None, Some(true), None, TERM).unwrap(),
+            (false, true)
+        );
+        assert_eq!(
+            decide_tty(None, Some(false), None, PIPES).unwrap(),
+            (true, true)
+        );
+        assert_eq!(
+            decide_tty(Some(true), None, Some(false), PIPES).unwrap(),
+            (true, false)
+        );
+        assert!(decide_tty(Some(true), Some(true), None, TERM).is_err());
+    }
+
+    #[test]
+    fn users_must_be_numeric() {
+        assert_eq!(parse_user("1000").unwrap().uid, 1000);
+        assert_eq!(parse_user("1000:33").unwrap().gid, Some(33));
+        assert!(parse_user("www-data").is_err());
+        assert!(parse_user("1000:staff").is_err());
+        assert!(parse_user("-1").is_err());
+    }
+
+    #[test]
+    fn pod_names_are_dns_labels() {
+        assert!(validate_pod_name("my-run-1").is_ok());
+        assert!(validate_pod_name("My_Run").is_err());
+        assert!(validate_pod_name("-x").is_err());
+        assert!(validate_pod_name(&"a".repeat(64)).is_err());
+    }
+}

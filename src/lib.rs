@@ -1,0 +1,14 @@
+//! krun: `docker compose run` on Kubernetes.
+//!
+//! Data flows one way: [`cli`] turns argv into typed requests, [`compose`] loads the project,
+//! [`plan`] maps it to Kubernetes objects, [`cluster`] applies and attaches, and [`exit`] maps
+//! every outcome to a process exit code.
+
+pub mod app;
+pub mod cli;
+pub mod cluster;
+pub mod compose;
+pub mod duration;
+pub mod exit;
+pub mod plan;
+pub mod term;

@@ -1,0 +1,103 @@
+//! The command line as a user meets it: compose's validation messages, exit code 1 for every
+//! usage error, and nothing read or contacted before the flags are valid.
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+/// krun with no environment and no kubeconfig, in a directory with no compose file: a usage
+/// error must come before any loading or cluster access.
+fn krun() -> Command {
+    let mut cmd = Command::cargo_bin("krun").expect("krun binary");
+    cmd.current_dir("/")
+        .env_clear()
+        .env("KUBECONFIG", "/nonexistent/kubeconfig");
+    cmd
+}
+
+fn usage_error(args: &[&str], message: &str) {
+    krun()
+        .args(args)
+        .write_stdin("")
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(contains(message));
+}
+
+#[test]
+fn tty_and_no_tty_conflict() {
+    usage_error(&["-t", "-T", "web"], "--tty and --no-tty can't be used together");
+    usage_error(
+        &["run", "--tty=true", "--no-tty=false", "web"],
+        "--tty and --no-tty can't be used together",
+    );
+}
+
+#[test]
+fn service_ports_and_publish_conflict() {
+    usage_error(
+        &["-P", "-p", "8080:80", "web"],
+        "--service-ports and --publish are incompatible",
+    );
+}
+
+#[test]
+fn labels_need_a_value() {
+    usage_error(&["-l", "team", "web"], "label must be set as KEY=VALUE");
+}
+
+#[test]
+fn pull_policy_is_checked() {
+    usage_error(&["--pull", "sometimes", "web"], "invalid --pull option \"sometimes\"");
+}
+
+#[test]
+fn tty_needs_a_terminal_on_stdin() {
+    usage_error(
+        &["--tty", "web", "sh"],
+        "cannot attach stdin to a TTY-enabled container because stdin is not a terminal",
+    );
+}
+
+#[test]
+fn user_names_are_refused_with_a_fix() {
+    usage_error(&["-u", "www-data", "web"], "use -u UID[:GID]");
+}
+
+#[test]
+fn pod_names_are_validated_not_sanitised() {
+    usage_error(&["--name", "My_Run", "web"], "invalid --name \"My_Run\"");
+}
+
+#[test]
+fn durations_are_validated() {
+    usage_error(&["--timeout", "soon", "web"], "invalid --timeout \"soon\"");
+    usage_error(&["--wait-timeout", "10", "web"], "missing unit in duration");
+}
+
+#[test]
+fn workdir_must_be_absolute() {
+    usage_error(&["-w", "app", "web"], "must be an absolute path");
+}
+
+#[test]
+fn output_needs_dry_run() {
+    usage_error(&["-o", "json", "web"], "add --dry-run");
+}
+
+#[test]
+fn unknown_flags_exit_1_not_2() {
+    usage_error(&["--no-such-flag", "web"], "unexpected argument '--no-such-flag'");
+    usage_error(&[], "required arguments were not provided");
+}
+
+#[test]
+fn help_and_version_succeed() {
+    krun()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(contains("krun [OPTIONS] SERVICE [COMMAND] [ARGS...]"))
+        .stdout(contains("Exit codes:"));
+    krun().arg("--version").assert().success().stdout(contains("krun "));
+}
