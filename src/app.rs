@@ -1,8 +1,201 @@
-//! The imperative shell: load → plan → apply → attach → clean up, for each request.
+//! The imperative shell: reads the process environment, the working directory and local files,
+//! then drives load → plan → apply → attach → clean up for each request.
 
-use crate::cli::Invocation;
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use indexmap::IndexMap;
+
+use crate::cli::args::OutputFormat;
+use crate::cli::request::{ConfigRequest, ProjectArgs, RunRequest};
+use crate::cli::{Invocation, Request};
+use crate::cluster::{self, ExecOptions};
+use crate::compose::{self, ConfigFormat, LoadOptions, Loaded, Selection};
+use crate::plan::{self, PlanInput, RealFiles};
+use crate::progress;
 
 /// Carries out an invocation and returns the process exit code.
-pub async fn run(_invocation: Invocation) -> anyhow::Result<u8> {
-    anyhow::bail!("not wired yet")
+pub async fn run(invocation: Invocation) -> anyhow::Result<u8> {
+    let Invocation {
+        project,
+        kube,
+        request,
+    } = invocation;
+    match request {
+        Request::Config(req) => config(&project, &req),
+        Request::Run(req) => run_one_off(&project, &kube, &req).await,
+        Request::Ps(req) => {
+            let loaded = load(&project, Selection::All)?;
+            let conn = cluster::connect(&kube).await?;
+            print!("{}", cluster::ps(&conn, &loaded.name, &req).await?);
+            Ok(0)
+        }
+        Request::Down(req) => {
+            let loaded = load(&project, Selection::All)?;
+            let conn = cluster::connect(&kube).await?;
+            let mode = progress_mode(&loaded, false);
+            cluster::down(&conn, &loaded.name, &req, mode).await?;
+            Ok(0)
+        }
+    }
+}
+
+/// `krun config`: the project as `docker compose config` prints it.
+fn config(project: &ProjectArgs, req: &ConfigRequest) -> anyhow::Result<u8> {
+    let selection = if req.services.is_empty() {
+        Selection::All
+    } else {
+        Selection::Services(req.services.clone())
+    };
+    let loaded = load(project, selection)?;
+    if req.services_only {
+        for name in loaded.service_names() {
+            println!("{name}");
+        }
+    } else {
+        let format = match req.format {
+            OutputFormat::Yaml => ConfigFormat::Yaml,
+            OutputFormat::Json => ConfigFormat::Json,
+        };
+        print!("{}", compose::render(&loaded, format));
+    }
+    Ok(0)
+}
+
+/// `krun [run] SERVICE ...`: everything is loaded and planned before the cluster is touched.
+async fn run_one_off(
+    project: &ProjectArgs,
+    kube: &crate::cli::request::KubeArgs,
+    req: &RunRequest,
+) -> anyhow::Result<u8> {
+    let loaded = load(project, Selection::Run(req.service.clone()))?;
+    let model = compose::model::Project::from_canonical(&loaded.model)
+        .context("reading the loaded project")?;
+    let env_from_files = req
+        .env_from_files
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| (path.clone(), text))
+                .with_context(|| format!("open {}: no such file or directory", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // A real run plans for the namespace of the connection it will use; building the
+    // connection reads the kubeconfig but sends nothing.
+    let conn = if req.settings.dry_run {
+        None
+    } else {
+        Some(cluster::connect(kube).await?)
+    };
+    let namespace = match &conn {
+        Some(conn) => conn.namespace().to_string(),
+        None => cluster::namespace_offline(kube),
+    };
+    let input = PlanInput {
+        loaded: &loaded,
+        project: &model,
+        request: req,
+        namespace,
+        env_from_files,
+        slug: random_slug()?,
+        files: &RealFiles,
+    };
+    let plan = plan::plan(&input)?;
+    for warning in &plan.warnings {
+        eprintln!("WARN[0000] {warning}");
+    }
+    let Some(conn) = conn else {
+        print!("{}", plan::render(&plan, req.settings.output));
+        return Ok(0);
+    };
+    let opts = ExecOptions {
+        progress: progress_mode(&loaded, req.quiet),
+        quiet_pull: req.quiet_pull,
+        remove_orphans: req.remove_orphans,
+        ignore_orphans: loaded
+            .environment
+            .get("COMPOSE_IGNORE_ORPHANS")
+            .is_some_and(|v| matches!(v.as_str(), "y" | "1" | "t" | "true" | "TRUE" | "True")),
+        services: all_service_names(project, &loaded)?,
+        wait_timeout: req.settings.wait_timeout,
+    };
+    let code = cluster::execute(&conn, &plan, &opts).await?;
+    // A process exit status is one byte, as the container's own is.
+    Ok(u8::try_from(code.rem_euclid(256)).unwrap_or(u8::MAX))
+}
+
+/// Loads the project for `selection`, printing the loader's warnings on stderr.
+fn load(project: &ProjectArgs, selection: Selection) -> anyhow::Result<Loaded> {
+    let stdin = if project.files.iter().any(|f| f.as_os_str() == "-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the compose file from stdin (-f -)")?;
+        Some(text)
+    } else {
+        None
+    };
+    let opts = LoadOptions {
+        files: project.files.clone(),
+        project_name: project.project_name.clone(),
+        project_directory: project.project_directory.clone(),
+        env_files: project.env_files.clone(),
+        profiles: project.profiles.clone(),
+        cwd: std::env::current_dir().context("reading the current directory")?,
+        env: process_env(),
+        stdin,
+        selection,
+    };
+    let loaded = compose::load(&opts)?;
+    for warning in &loaded.warnings {
+        eprintln!("WARN[0000] {warning}");
+    }
+    Ok(loaded)
+}
+
+/// Every service of the project, profiles or not: anything else in the cluster is an orphan.
+fn all_service_names(project: &ProjectArgs, run: &Loaded) -> anyhow::Result<Vec<String>> {
+    let opts = LoadOptions {
+        files: project.files.clone(),
+        project_name: Some(run.name.clone()),
+        project_directory: Some(run.working_dir.clone()),
+        env_files: project.env_files.clone(),
+        profiles: vec!["*".into()],
+        cwd: std::env::current_dir().context("reading the current directory")?,
+        env: process_env(),
+        stdin: None,
+        selection: Selection::All,
+    };
+    // The run selection already loaded these files; a second, whole-project load can only
+    // fail where the run's did not for files read from stdin, which cannot be read twice.
+    if project.files.iter().any(|f| f.as_os_str() == "-") {
+        return Ok(run.service_names());
+    }
+    Ok(compose::load(&opts)
+        .map(|all| all.service_names())
+        .unwrap_or_else(|_| run.service_names()))
+}
+
+fn progress_mode(loaded: &Loaded, quiet: bool) -> progress::Mode {
+    progress::Mode::decide(
+        loaded.environment.get("COMPOSE_PROGRESS").map(String::as_str),
+        quiet,
+        std::io::stderr().is_terminal(),
+    )
+}
+
+fn process_env() -> IndexMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// compose's slug: 64 random hex characters (the pod name takes the first 12).
+fn random_slug() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open(PathBuf::from("/dev/urandom"))
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom for the run's slug")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

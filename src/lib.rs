@@ -8,7 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod compose;
-pub mod duration;
 pub mod exit;
 pub mod plan;
+pub mod progress;
 pub mod term;

@@ -72,7 +72,8 @@ fn pod_names_are_validated_not_sanitised() {
 #[test]
 fn durations_are_validated() {
     usage_error(&["--timeout", "soon", "web"], "invalid --timeout \"soon\"");
-    usage_error(&["--wait-timeout", "10", "web"], "missing unit in duration");
+    usage_error(&["--wait-timeout", "10", "web"], "invalid --wait-timeout \"10\"");
+    usage_error(&["--timeout=-5s", "web"], "not a duration");
 }
 
 #[test]
@@ -100,4 +101,28 @@ fn help_and_version_succeed() {
         .stdout(contains("krun [OPTIONS] SERVICE [COMMAND] [ARGS...]"))
         .stdout(contains("Exit codes:"));
     krun().arg("--version").assert().success().stdout(contains("krun "));
+}
+
+#[test]
+fn volume_specs_use_compose_short_syntax() {
+    usage_error(&["-v", "", "web"], "invalid empty volume spec");
+    usage_error(
+        &["-v", "data:/x:ro:extra", "web"],
+        "invalid spec: data:/x:ro:extra: too many colons",
+    );
+    usage_error(
+        &["-v", "data::/x", "web"],
+        "invalid spec: data::/x: empty section between colons",
+    );
+}
+
+#[test]
+fn publish_specs_use_docker_syntax() {
+    usage_error(&["-p", "abc", "web"], "Invalid containerPort: abc");
+    usage_error(&["-p", "80/xyz", "web"], "Invalid proto: xyz");
+}
+
+#[test]
+fn entrypoint_quoting_is_checked() {
+    usage_error(&["--entrypoint", "sh -c 'x", "web"], "invalid --entrypoint");
 }

@@ -231,6 +231,31 @@ fn seed(store: &Store) {
         let _ = store.create("namespaces", crate::api::defaults::namespace(ns));
     }
     let _ = store.create("nodes", node());
+    let _ = store.create("services", kubernetes_service());
+}
+
+/// The `default/kubernetes` Service every cluster has, pointing at the API server.
+fn kubernetes_service() -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"component": "apiserver", "provider": "kubernetes"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": "10.96.0.1",
+            "clusterIPs": ["10.96.0.1"],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "internalTrafficPolicy": "Cluster",
+            "sessionAffinity": "None",
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+        },
+        "status": {"loadBalancer": {}},
+    })
 }
 
 /// The node object `kube-sim`: Ready, with the capacity `kubectl describe node` shows.

@@ -16,7 +16,8 @@
 //! # Deletion
 //! An object whose `metadata.deletionTimestamp` is set is *terminating*. After any write, a
 //! terminating object with no `metadata.finalizers` is removed (a DELETED event), except a pod
-//! whose `deletionGracePeriodSeconds` is still above 0: its processes may still be running.
+//! whose `deletionGracePeriodSeconds` is still above 0 (its processes may still be running) and a
+//! namespace whose `spec.finalizers` is not empty yet (its contents are still being deleted).
 //!
 //! Pod deletion handshake: the API server sets `deletionTimestamp` and
 //! `deletionGracePeriodSeconds` on a pod that a kubelet may be running (grace 0, unscheduled and
@@ -139,6 +140,9 @@ pub struct WatchEvent {
     pub resource_version: u64,
     /// The object after the change (for DELETED: its last state).
     pub object: Arc<Value>,
+    /// The object before the change (`None` for ADDED): lets a watch with a selector turn an
+    /// object leaving or entering the selection into DELETED or ADDED, as the watch cache does.
+    pub previous: Option<Arc<Value>>,
 }
 
 /// The store; share it through `Arc<Sim>`.
@@ -226,7 +230,9 @@ impl Store {
 
     /// Creates `object` (its `metadata.namespace` must already be set for namespaced resources).
     ///
-    /// Resolves `generateName`, sets `uid`, `creationTimestamp`, `resourceVersion` and
+    /// Resolves `generateName`, sets `uid` (unless the caller chose one: the API layer strips
+    /// client-sent uids, and pre-assigns one when a Job's selector must name it),
+    /// `creationTimestamp`, `resourceVersion` and
     /// `generation: 1`, drops any client-sent `deletionTimestamp`, and publishes ADDED.
     pub fn create(&self, resource: &str, mut object: Value) -> Result<Value, StoreError> {
         let mut inner = self.lock();
@@ -258,14 +264,16 @@ impl Store {
         let rv = inner.rv;
         let meta = metadata_mut(&mut object);
         meta.insert("name".into(), json!(name));
-        meta.insert("uid".into(), json!(new_uid()));
+        if meta.get("uid").and_then(Value::as_str).is_none_or(str::is_empty) {
+            meta.insert("uid".into(), json!(new_uid()));
+        }
         meta.insert("resourceVersion".into(), json!(rv.to_string()));
         meta.insert("creationTimestamp".into(), json!(timestamp()));
         meta.insert("generation".into(), json!(1));
         meta.remove("deletionTimestamp");
         meta.remove("deletionGracePeriodSeconds");
         inner.objects.insert(key.clone(), object.clone());
-        self.publish(&mut inner, EventKind::Added, key, object.clone());
+        self.publish(&mut inner, EventKind::Added, key, object.clone(), None);
         Ok(object)
     }
 
@@ -360,17 +368,7 @@ impl Store {
                 .unwrap_or(0);
             metadata_mut(&mut new).insert("generation".into(), json!(generation + 1));
         }
-        inner.rv += 1;
-        let rv = inner.rv;
-        metadata_mut(&mut new).insert("resourceVersion".into(), json!(rv.to_string()));
-        if deletion_complete(resource, &new) {
-            inner.objects.remove(&key);
-            self.publish(&mut inner, EventKind::Deleted, key, new.clone());
-        } else {
-            inner.objects.insert(key.clone(), new.clone());
-            self.publish(&mut inner, EventKind::Modified, key, new.clone());
-        }
-        Ok(new)
+        Ok(self.commit(&mut inner, resource, key, old, new))
     }
 
     /// Starts graceful deletion: sets `deletionTimestamp` (once) and `deletionGracePeriodSeconds`
@@ -408,17 +406,7 @@ impl Store {
         if new == old && !deletion_complete(resource, &new) {
             return Ok(old);
         }
-        inner.rv += 1;
-        let rv = inner.rv;
-        metadata_mut(&mut new).insert("resourceVersion".into(), json!(rv.to_string()));
-        if deletion_complete(resource, &new) {
-            inner.objects.remove(&key);
-            self.publish(&mut inner, EventKind::Deleted, key, new.clone());
-        } else {
-            inner.objects.insert(key.clone(), new.clone());
-            self.publish(&mut inner, EventKind::Modified, key, new.clone());
-        }
-        Ok(new)
+        Ok(self.commit(&mut inner, resource, key, old, new))
     }
 
     /// The kubelet's last step for a pod it stopped: grace 0, so the pod is removed unless
@@ -442,10 +430,11 @@ impl Store {
                 name: name.to_owned(),
             });
         };
+        let previous = object.clone();
         inner.rv += 1;
         let rv = inner.rv;
         metadata_mut(&mut object).insert("resourceVersion".into(), json!(rv.to_string()));
-        self.publish(&mut inner, EventKind::Deleted, key, object.clone());
+        self.publish(&mut inner, EventKind::Deleted, key, object.clone(), Some(previous));
         Ok(object)
     }
 
@@ -491,12 +480,36 @@ impl Store {
         (objects, inner.rv, self.feed.subscribe())
     }
 
-    fn publish(&self, inner: &mut Inner, kind: EventKind, key: Key, object: Value) {
+    /// Stores a changed object under the next resourceVersion (removing it instead when its
+    /// deletion is complete) and publishes the event.
+    fn commit(&self, inner: &mut Inner, resource: &str, key: Key, old: Value, mut new: Value) -> Value {
+        inner.rv += 1;
+        let rv = inner.rv;
+        metadata_mut(&mut new).insert("resourceVersion".into(), json!(rv.to_string()));
+        if deletion_complete(resource, &new) {
+            inner.objects.remove(&key);
+            self.publish(inner, EventKind::Deleted, key, new.clone(), Some(old));
+        } else {
+            inner.objects.insert(key.clone(), new.clone());
+            self.publish(inner, EventKind::Modified, key, new.clone(), Some(old));
+        }
+        new
+    }
+
+    fn publish(
+        &self,
+        inner: &mut Inner,
+        kind: EventKind,
+        key: Key,
+        object: Value,
+        previous: Option<Value>,
+    ) {
         let event = WatchEvent {
             kind,
             key,
             resource_version: inner.rv,
             object: Arc::new(object),
+            previous: previous.map(Arc::new),
         };
         if inner.history.len() >= self.history_cap
             && let Some(dropped) = inner.history.pop_front()
@@ -519,8 +532,15 @@ fn deletion_complete(resource: &str, object: &Value) -> bool {
         .get("finalizers")
         .and_then(Value::as_array)
         .is_none_or(|f| f.is_empty());
-    let stopped =
-        resource != "pods" || meta.get("deletionGracePeriodSeconds").and_then(Value::as_i64) == Some(0);
+    let stopped = match resource {
+        "pods" => meta.get("deletionGracePeriodSeconds").and_then(Value::as_i64) == Some(0),
+        // The namespace controller empties `spec.finalizers` once the contents are gone.
+        "namespaces" => object
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(|f| f.is_empty()),
+        _ => true,
+    };
     finalizers_empty && stopped
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::args::{self, MountMode, OutputFormat, PsFormat, RunArgs};
-use crate::duration;
+use crate::compose::normalize::units;
 
 /// A command-line mistake: exit 1, nothing created.
 #[derive(Debug, thiserror::Error)]
@@ -265,11 +265,15 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
 }
 
 fn parse_duration_flag(flag: &str, value: &str) -> Result<Duration, UsageError> {
-    duration::parse(value).map_err(|e| {
-        usage(format!(
-            "invalid {flag} \"{value}\": {e}; use a duration such as 90s, 5m or 1h30m"
-        ))
-    })
+    match units::parse_duration(value) {
+        Some(nanos) if nanos >= 0 => Ok(Duration::from_nanos(
+            u64::try_from(nanos).unwrap_or(u64::MAX),
+        )),
+        _ => Err(usage(format!(
+            "invalid {flag} \"{value}\": not a duration; use a number with a unit, such as \
+             90s, 5m or 1h30m"
+        ))),
+    }
 }
 
 fn run_request(
@@ -291,8 +295,8 @@ fn run_request(
         .entrypoint
         .as_deref()
         .map(|e| {
-            // INTEGRATION: switch to the loader's go-shellwords splitter.
-            Ok::<Vec<String>, UsageError>(e.split_whitespace().map(String::from).collect())
+            crate::compose::shellwords::split(e)
+                .map_err(|err| usage(format!("invalid --entrypoint {e:?}: {err}")))
         })
         .transpose()?;
     let (tty, interactive) = decide_tty(a.tty, a.no_tty, a.interactive, terminals)?;
@@ -343,7 +347,14 @@ fn run_request(
             "invalid -w/--workdir \"{w}\": the working directory must be an absolute path"
         )));
     }
-    // INTEGRATION: validate -v and -p with the loader's short-syntax parsers.
+    for spec in &a.volumes {
+        crate::compose::volumes::parse_short(spec)
+            .map_err(|e| usage(format!("invalid -v/--volume \"{spec}\": {e}")))?;
+    }
+    for spec in &a.publish {
+        crate::compose::ports::parse_spec(spec)
+            .map_err(|e| usage(format!("invalid -p/--publish \"{spec}\": {e}")))?;
+    }
     Ok(RunRequest {
         service,
         command: (!command.is_empty()).then_some(command),

@@ -21,6 +21,16 @@ pub fn parse(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<IndexMap<String, String>, DotenvError> {
+    parse_layered(text, lookup, &|_| None)
+}
+
+/// [`parse`] with a last resort: `fallback` is consulted after the values parsed so far (for
+/// the values of earlier env files, which a later file's own values shadow).
+pub fn parse_layered(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    fallback: &dyn Fn(&str) -> Option<String>,
+) -> Result<IndexMap<String, String>, DotenvError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut out: IndexMap<String, String> = IndexMap::new();
     let mut rest = text;
@@ -38,7 +48,10 @@ pub fn parse(
             continue;
         }
         let statement_line = line;
-        let err = |message: String| DotenvError { line: statement_line, message };
+        let err = |message: String| DotenvError {
+            line: statement_line,
+            message,
+        };
         if let Some(after) = rest.strip_prefix("export")
             && after.starts_with([' ', '\t'])
         {
@@ -52,7 +65,10 @@ pub fn parse(
         }
         if let Some(bad) = key.chars().find(|c| !is_key_char(*c)) {
             let shown = rest.lines().next().unwrap_or_default().trim_end();
-            return Err(err(format!("unexpected character {:?} in variable name {shown:?}", bad.to_string())));
+            return Err(err(format!(
+                "unexpected character {:?} in variable name {shown:?}",
+                bad.to_string()
+            )));
         }
         if key.is_empty() {
             return Err(err("zero length string".into()));
@@ -60,14 +76,21 @@ pub fn parse(
         let key = key.to_string();
         if !matches!(terminator, Some('=' | ':')) {
             // bare KEY: inherited
-            if let Some(v) = lookup(&key).or_else(|| out.get(&key).cloned()) {
+            if let Some(v) = lookup(&key)
+                .or_else(|| out.get(&key).cloned())
+                .or_else(|| fallback(&key))
+            {
                 out.insert(key, v);
             }
             rest = &rest[end..];
             continue;
         }
         rest = rest[end + 1..].trim_start_matches([' ', '\t']);
-        let resolve = |k: &str| lookup(k).or_else(|| out.get(k).cloned());
+        let resolve = |k: &str| {
+            lookup(k)
+                .or_else(|| out.get(k).cloned())
+                .or_else(|| fallback(k))
+        };
         let expand = |v: &str| {
             substitute(v, &resolve, &mut Vec::new()).map_err(|e| match e {
                 TemplateError::Invalid => err(format!("invalid interpolation format: {v}")),
@@ -149,8 +172,14 @@ fn unescape_double(s: &str) -> String {
             }
             Some('0') => {
                 chars.next();
-                let digits: String = std::iter::from_fn(|| chars.next_if(|d| ('0'..='7').contains(d))).take(3).collect();
-                match u32::from_str_radix(&digits, 8).ok().and_then(char::from_u32) {
+                let digits: String =
+                    std::iter::from_fn(|| chars.next_if(|d| ('0'..='7').contains(d)))
+                        .take(3)
+                        .collect();
+                match u32::from_str_radix(&digits, 8)
+                    .ok()
+                    .and_then(char::from_u32)
+                {
                     Some(ch) if !digits.is_empty() => out.push(ch),
                     _ => {
                         out.push_str("\\0");
@@ -178,8 +207,19 @@ mod tests {
 
     #[test]
     fn plain_forms() {
-        let got = pairs("A=1\nB = 2\nC: 3\nexport D=4\n456 = ABC\nE = \nF = my string # c\nG=a#b\n# x\n\n");
-        let want = [("A", "1"), ("B", "2"), ("C", "3"), ("D", "4"), ("456", "ABC"), ("E", ""), ("F", "my string"), ("G", "a#b")];
+        let got = pairs(
+            "A=1\nB = 2\nC: 3\nexport D=4\n456 = ABC\nE = \nF = my string # c\nG=a#b\n# x\n\n",
+        );
+        let want = [
+            ("A", "1"),
+            ("B", "2"),
+            ("C", "3"),
+            ("D", "4"),
+            ("456", "ABC"),
+            ("E", ""),
+            ("F", "my string"),
+            ("G", "a#b"),
+        ];
         assert_eq!(got, want.map(|(k, v)| (k.to_string(), v.to_string())));
     }
 
@@ -207,9 +247,15 @@ mod tests {
         let e = parse("# c\nfoo=\"\n a\n\"\nINVALID LINE\n", &none).expect_err("space");
         assert_eq!(e.to_string(), "line 5: key cannot contain a space");
         let e = parse("lol$wut", &none).expect_err("bad char");
-        assert_eq!(e.to_string(), "line 1: unexpected character \"$\" in variable name \"lol$wut\"");
+        assert_eq!(
+            e.to_string(),
+            "line 1: unexpected character \"$\" in variable name \"lol$wut\""
+        );
         let e = parse("\nKEY=\"value\n", &none).expect_err("unterminated");
-        assert!(e.to_string().starts_with("line 2: unterminated quoted value"));
+        assert!(
+            e.to_string()
+                .starts_with("line 2: unterminated quoted value")
+        );
         assert_eq!(pairs("\u{feff}A=1").len(), 1);
     }
 }

@@ -27,6 +27,9 @@ pub struct LoadError {
     pub file: Option<PathBuf>,
     /// The 1-based line in `file`, when known.
     pub line: Option<usize>,
+    /// The dotted compose path the error is about (`services.web.ports`), used to find the
+    /// file and line once the model has been merged.
+    pub path: Option<String>,
 }
 
 impl LoadError {
@@ -37,7 +40,13 @@ impl LoadError {
 
     /// An error of the given kind not (yet) tied to a file.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        LoadError { kind, message: message.into(), file: None, line: None }
+        LoadError {
+            kind,
+            message: message.into(),
+            file: None,
+            line: None,
+            path: None,
+        }
     }
 
     /// Ties the error to a file, keeping a file set earlier (the innermost one is the most precise).
@@ -45,6 +54,15 @@ impl LoadError {
     pub fn in_file(mut self, file: &Path) -> Self {
         if self.file.is_none() {
             self.file = Some(file.to_path_buf());
+        }
+        self
+    }
+
+    /// Records the compose path the error concerns, keeping a path set earlier.
+    #[must_use]
+    pub fn at_path(mut self, path: impl Into<String>) -> Self {
+        if self.path.is_none() {
+            self.path = Some(path.into());
         }
         self
     }
@@ -67,8 +85,10 @@ impl fmt::Display for LoadError {
                 let line = line.map(|l| format!(":{l}")).unwrap_or_default();
                 if self.message.contains(&shown) {
                     match self.line {
-                        Some(l) => write!(f, "{} (line {l})", self.message),
-                        None => f.write_str(&self.message),
+                        Some(l) if !self.message.contains(&format!("line {l}")) => {
+                            write!(f, "{} (line {l})", self.message)
+                        }
+                        _ => f.write_str(&self.message),
                     }
                 } else {
                     write!(f, "{shown}{line}: {}", self.message)
@@ -85,11 +105,16 @@ mod tests {
 
     #[test]
     fn display_prefixes_file_and_line_once() {
-        let e = LoadError::invalid("boom").in_file(Path::new("/p/compose.yaml")).at_line(Some(3));
+        let e = LoadError::invalid("boom")
+            .in_file(Path::new("/p/compose.yaml"))
+            .at_line(Some(3));
         assert_eq!(e.to_string(), "/p/compose.yaml:3: boom");
-        let e = LoadError::invalid("validating /p/compose.yaml: x").in_file(Path::new("/p/compose.yaml"));
+        let e = LoadError::invalid("validating /p/compose.yaml: x")
+            .in_file(Path::new("/p/compose.yaml"));
         assert_eq!(e.to_string(), "validating /p/compose.yaml: x");
-        let e = LoadError::invalid("x").in_file(Path::new("/a")).in_file(Path::new("/b"));
+        let e = LoadError::invalid("x")
+            .in_file(Path::new("/a"))
+            .in_file(Path::new("/b"));
         assert_eq!(e.file.as_deref(), Some(Path::new("/a")));
     }
 }

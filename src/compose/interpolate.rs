@@ -1,9 +1,12 @@
 //! Compose's `${VAR}` interpolation (`template/template.go`), applied to every string value of a
 //! file, followed by compose's type casts by path (`loader/interpolate.go`).
 
+use std::sync::LazyLock;
+
 use serde_json::{Number, Value};
 
 use super::error::LoadError;
+use super::merge::PathTable;
 use super::yaml::join_path;
 
 /// Why a template could not be substituted.
@@ -59,7 +62,9 @@ fn is_name_start(c: u8) -> bool {
 }
 
 fn name_len(s: &str) -> usize {
-    s.bytes().take_while(|c| *c == b'_' || c.is_ascii_alphanumeric()).count()
+    s.bytes()
+        .take_while(|c| *c == b'_' || c.is_ascii_alphanumeric())
+        .count()
 }
 
 /// Index of the `}` closing a `${`, counting nested braces.
@@ -82,7 +87,9 @@ fn value_or_warn(
     warnings: &mut Vec<String>,
 ) -> String {
     lookup(name).unwrap_or_else(|| {
-        warnings.push(format!("The {name:?} variable is not set. Defaulting to a blank string."));
+        warnings.push(format!(
+            "The {name:?} variable is not set. Defaulting to a blank string."
+        ));
         String::new()
     })
 }
@@ -105,7 +112,7 @@ fn braced(
         None => (false, op_and_arg),
     };
     let op = rest.chars().next().ok_or(TemplateError::Invalid)?;
-    let arg = &rest[1..];
+    let arg = &rest[op.len_utf8()..];
     let value = lookup(name);
     // `:` variants treat an empty value like an unset one.
     let present = value.as_deref().is_some_and(|v| !colon || !v.is_empty());
@@ -196,13 +203,11 @@ const CASTS: &[(&str, Cast)] = &[
     ("configs.*.external", Cast::Bool),
 ];
 
+/// [`CASTS`] split into segments once.
+static CAST_TABLE: LazyLock<PathTable<Cast>> = LazyLock::new(|| PathTable::new(CASTS));
+
 fn cast_for(path: &[&str]) -> Option<Cast> {
-    CASTS.iter().find_map(|(pattern, cast)| {
-        let segs: Vec<&str> = pattern.split('.').collect();
-        let matches = segs.len() == path.len()
-            && segs.iter().zip(path).all(|(p, s)| *p == "*" || p == s);
-        matches.then_some(*cast)
-    })
+    CAST_TABLE.find(path)
 }
 
 fn apply_cast(cast: Cast, s: &str, warnings: &mut Vec<String>) -> Result<Value, String> {
@@ -234,7 +239,9 @@ fn apply_cast(cast: Cast, s: &str, warnings: &mut Vec<String>) -> Result<Value, 
                 ));
                 Ok(Value::Bool(false))
             }
-            _ => Err(format!("failed to cast to expected type: invalid boolean: {s}")),
+            _ => Err(format!(
+                "failed to cast to expected type: invalid boolean: {s}"
+            )),
         },
     }
 }
@@ -247,46 +254,70 @@ pub fn interpolate_tree(
     warnings: &mut Vec<String>,
     lines: &dyn Fn(&str) -> Option<usize>,
 ) -> Result<(), LoadError> {
-    let mut walker = Walker { lookup, warnings, lines, pattern: Vec::new() };
-    walker.walk(value, "", "")
+    let mut walker = Walker {
+        lookup,
+        warnings,
+        lines,
+        path: Vec::new(),
+    };
+    walker.walk(value)
 }
 
 struct Walker<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     warnings: &'a mut Vec<String>,
     lines: &'a dyn Fn(&str) -> Option<usize>,
-    pattern: Vec<String>,
+    /// Keys and list indexes from the root to the current value.
+    path: Vec<Seg>,
+}
+
+/// One step of a path: paths are only rendered to text when an error needs them.
+enum Seg {
+    Key(String),
+    Index(usize),
 }
 
 impl Walker<'_> {
-    /// `dotted` is compose's error path (`services.x.ports.[]`), `shown` the line-lookup path.
-    fn walk(&mut self, value: &mut Value, dotted: &str, shown: &str) -> Result<(), LoadError> {
+    fn walk(&mut self, value: &mut Value) -> Result<(), LoadError> {
         match value {
             Value::Object(map) => {
                 for (k, v) in map.iter_mut() {
-                    self.pattern.push(k.clone());
-                    let r = self.walk(v, &dotted_join(dotted, k), &join_path(shown, k));
-                    self.pattern.pop();
+                    self.path.push(Seg::Key(k.clone()));
+                    let r = self.walk(v);
+                    self.path.pop();
                     r?;
                 }
             }
             Value::Array(items) => {
                 for (i, v) in items.iter_mut().enumerate() {
-                    self.pattern.push("[]".to_string());
-                    let r = self.walk(v, &dotted_join(dotted, "[]"), &join_path(shown, &format!("[{i}]")));
-                    self.pattern.pop();
+                    self.path.push(Seg::Index(i));
+                    let r = self.walk(v);
+                    self.path.pop();
                     r?;
                 }
             }
             Value::String(s) => {
-                let line = (self.lines)(shown);
+                let pattern: Vec<&str> = self
+                    .path
+                    .iter()
+                    .map(|seg| match seg {
+                        Seg::Key(k) => k.as_str(),
+                        Seg::Index(_) => "[]",
+                    })
+                    .collect();
+                let cast = cast_for(&pattern);
+                if cast.is_none() && !s.contains('$') {
+                    return Ok(());
+                }
                 let substituted = substitute(s, self.lookup, self.warnings)
-                    .map_err(|e| template_error(e, dotted, s).at_line(line))?;
-                let pattern: Vec<&str> = self.pattern.iter().map(String::as_str).collect();
-                *value = match cast_for(&pattern) {
+                    .map_err(|e| template_error(e, &self.dotted(), s).at_line(self.line()))?;
+                *value = match cast {
                     Some(cast) => apply_cast(cast, &substituted, self.warnings).map_err(|m| {
-                        LoadError::invalid(format!("error while interpolating {dotted}: {m}"))
-                            .at_line(line)
+                        LoadError::invalid(format!(
+                            "error while interpolating {}: {m}",
+                            self.dotted()
+                        ))
+                        .at_line(self.line())
                     })?,
                     None => Value::String(substituted),
                 };
@@ -295,10 +326,28 @@ impl Walker<'_> {
         }
         Ok(())
     }
-}
 
-fn dotted_join(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
+    /// compose's error path: `services.x.ports.[]`.
+    fn dotted(&self) -> String {
+        let segs: Vec<&str> = self
+            .path
+            .iter()
+            .map(|seg| match seg {
+                Seg::Key(k) => k.as_str(),
+                Seg::Index(_) => "[]",
+            })
+            .collect();
+        segs.join(".")
+    }
+
+    /// The line of the current value, from its display path (`services.x.ports[0]`).
+    fn line(&self) -> Option<usize> {
+        let shown = self.path.iter().fold(String::new(), |acc, seg| match seg {
+            Seg::Key(k) => join_path(&acc, k),
+            Seg::Index(i) => format!("{acc}[{i}]"),
+        });
+        (self.lines)(&shown)
+    }
 }
 
 #[cfg(test)]
@@ -321,26 +370,45 @@ mod tests {
     #[test]
     fn operators() {
         assert_eq!(sub("${BAR:-x} ${BAR-x} ${NOPE-x}").as_deref(), Ok("x  x"));
-        assert_eq!(sub("${FOO:+y}|${BAR:+y}|${BAR+y}|${NOPE+y}").as_deref(), Ok("y||y|"));
+        assert_eq!(
+            sub("${FOO:+y}|${BAR:+y}|${BAR+y}|${NOPE+y}").as_deref(),
+            Ok("y||y|")
+        );
         assert_eq!(sub("${BAR?e}").as_deref(), Ok(""));
         assert_eq!(
             sub("${BAR:?need it}"),
-            Err(TemplateError::Required("required variable BAR is missing a value: need it".into()))
+            Err(TemplateError::Required(
+                "required variable BAR is missing a value: need it".into()
+            ))
         );
         assert_eq!(sub("${UNSET-myerror?msg}").as_deref(), Ok("myerror?msg"));
-        assert_eq!(sub("${BAR:-/non:-alphanumeric}").as_deref(), Ok("/non:-alphanumeric"));
+        assert_eq!(
+            sub("${BAR:-/non:-alphanumeric}").as_deref(),
+            Ok("/non:-alphanumeric")
+        );
     }
 
     #[test]
     fn nesting_braces_and_escapes() {
-        assert_eq!(sub("${missing:-{\"json\":1}}").as_deref(), Ok("{\"json\":1}"));
-        assert_eq!(sub("${NO:-${BAR:-x}_test_${BAR:-y}}").as_deref(), Ok("x_test_y"));
-        assert_eq!(sub("$$FOO $FOO-bar a $ b $1 $} ^RE$").as_deref(), Ok("$FOO first-bar a $ b $1 $} ^RE$"));
+        assert_eq!(
+            sub("${missing:-{\"json\":1}}").as_deref(),
+            Ok("{\"json\":1}")
+        );
+        assert_eq!(
+            sub("${NO:-${BAR:-x}_test_${BAR:-y}}").as_deref(),
+            Ok("x_test_y")
+        );
+        assert_eq!(
+            sub("$$FOO $FOO-bar a $ b $1 $} ^RE$").as_deref(),
+            Ok("$FOO first-bar a $ b $1 $} ^RE$")
+        );
     }
 
     #[test]
     fn invalid_templates() {
-        for t in ["${", "${}", "${ }", "${ foo}", "${foo }", "${foo!}", "${A.B}"] {
+        for t in [
+            "${", "${}", "${ }", "${ foo}", "${foo }", "${foo!}", "${A.B}",
+        ] {
             assert_eq!(sub(t), Err(TemplateError::Invalid), "{t}");
         }
     }
@@ -348,10 +416,16 @@ mod tests {
     #[test]
     fn lazy_defaults_do_not_warn() {
         let mut warnings = Vec::new();
-        assert_eq!(substitute("${A:+${A},}B", &env, &mut warnings).as_deref(), Ok("B"));
+        assert_eq!(
+            substitute("${A:+${A},}B", &env, &mut warnings).as_deref(),
+            Ok("B")
+        );
         assert!(warnings.is_empty());
         substitute("$NOPE", &env, &mut warnings).expect("ok");
-        assert_eq!(warnings, vec!["The \"NOPE\" variable is not set. Defaulting to a blank string."]);
+        assert_eq!(
+            warnings,
+            vec!["The \"NOPE\" variable is not set. Defaulting to a blank string."]
+        );
     }
 
     #[test]
@@ -360,10 +434,17 @@ mod tests {
         let mut warnings = Vec::new();
         let lookup = |k: &str| (k == "N").then(|| "2".to_string());
         interpolate_tree(&mut v, &lookup, &mut warnings, &|_| None).expect("ok");
-        assert_eq!(v, json!({"services": {"a": {"init": true, "scale": 2, "ports": [{"target": 80}], "image": "x"}}}));
+        assert_eq!(
+            v,
+            json!({"services": {"a": {"init": true, "scale": 2, "ports": [{"target": 80}], "image": "x"}}})
+        );
         assert_eq!(warnings.len(), 1);
         let mut v = json!({"services": {"a": {"privileged": "maybe"}}});
-        let err = interpolate_tree(&mut v, &lookup, &mut warnings, &|_| None).expect_err("bad bool");
-        assert_eq!(err.message, "error while interpolating services.a.privileged: failed to cast to expected type: invalid boolean: maybe");
+        let err =
+            interpolate_tree(&mut v, &lookup, &mut warnings, &|_| None).expect_err("bad bool");
+        assert_eq!(
+            err.message,
+            "error while interpolating services.a.privileged: failed to cast to expected type: invalid boolean: maybe"
+        );
     }
 }

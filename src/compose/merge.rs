@@ -2,6 +2,8 @@
 //! over an earlier one, with compose's special rules by path, then uniqueness of sequence
 //! entries (`override/uncity.go`) and `!reset` / `!override` removal.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value, json};
 
 use super::error::LoadError;
@@ -51,7 +53,6 @@ const RULES: &[(&str, Rule)] = &[
     ("services.*.extra_hosts", Rule::ExtraHosts),
     ("services.*.healthcheck.test", Rule::Replace),
     ("services.*.labels", Rule::Sequence),
-    ("services.*.volumes.[].volume.labels", Rule::Sequence),
     ("services.*.logging", Rule::Logging),
     ("services.*.models", Rule::NamesToMap),
     ("services.*.networks", Rule::NamesToMap),
@@ -61,19 +62,35 @@ const RULES: &[(&str, Rule)] = &[
 ];
 
 /// Whether a concrete path (segments, `[]` for list items) matches a pattern with `*`.
-pub fn path_matches(pattern: &str, path: &[String]) -> bool {
-    let mut n = 0;
-    for (p, s) in pattern.split('.').zip(path) {
-        if p != "*" && p != s {
-            return false;
-        }
-        n += 1;
-    }
-    n == path.len() && pattern.split('.').count() == n
+pub fn path_matches<S: AsRef<str>>(pattern: &[&str], path: &[S]) -> bool {
+    pattern.len() == path.len()
+        && pattern.iter().rev().zip(path.iter().rev()).all(|(p, s)| *p == "*" || *p == s.as_ref())
 }
 
+/// A table of dotted path patterns (`services.*.ports`), split once, mapping to a value.
+pub struct PathTable<T>(Vec<(Vec<&'static str>, T)>);
+
+impl<T: Copy> PathTable<T> {
+    /// Splits every pattern of `table`.
+    pub fn new(table: &[(&'static str, T)]) -> Self {
+        PathTable(table.iter().map(|(p, v)| (p.split('.').collect(), *v)).collect())
+    }
+
+    /// The value of the first pattern matching `path`.
+    pub fn find<S: AsRef<str>>(&self, path: &[S]) -> Option<T> {
+        self.0.iter().find(|(p, _)| path_matches(p, path)).map(|(_, v)| *v)
+    }
+}
+
+static RULE_TABLE: LazyLock<PathTable<Rule>> = LazyLock::new(|| PathTable::new(RULES));
+static UNIQUE_TABLE: LazyLock<PathTable<Indexer>> = LazyLock::new(|| PathTable::new(UNIQUE));
+
 fn rule_for(path: &[String]) -> Option<Rule> {
-    RULES.iter().find(|(p, _)| path_matches(p, path)).map(|(_, r)| *r)
+    // every rule is 3 to 5 segments deep
+    if !(3..=5).contains(&path.len()) {
+        return None;
+    }
+    RULE_TABLE.find(path)
 }
 
 /// Merges `over` onto `base` (whole compose models).
@@ -97,9 +114,10 @@ fn merge_at(base: Value, over: Value, path: &mut Vec<String>) -> Result<Value, L
             b.extend(o);
             Ok(Value::Array(b))
         }
-        (Value::Object(_) | Value::Array(_), _) => {
-            Err(LoadError::invalid(format!("cannot override {}", display(path))))
-        }
+        (Value::Object(_) | Value::Array(_), _) => Err(LoadError::invalid(format!(
+            "cannot override {}",
+            display(path)
+        ))),
         (_, over) => Ok(over),
     }
 }
@@ -114,16 +132,17 @@ fn merge_maps(
     path: &mut Vec<String>,
 ) -> Result<Map<String, Value>, LoadError> {
     for (k, v) in over {
-        let merged = match base.remove(&k) {
-            Some(b) => {
-                path.push(k.clone());
-                let r = merge_at(b, v, path);
+        match base.get_mut(&k) {
+            Some(slot) => {
+                path.push(k);
+                let merged = merge_at(slot.take(), v, path);
                 path.pop();
-                r?
+                *slot = merged?;
             }
-            None => v,
-        };
-        base.insert(k, merged);
+            None => {
+                base.insert(k, v);
+            }
+        }
     }
     Ok(base)
 }
@@ -152,9 +171,17 @@ fn merge_special(
         }
         Rule::DependsOn => {
             let defaults = json!({"condition": "service_started", "required": true});
-            merge_to_maps(names_to_map(base, &defaults), names_to_map(over, &defaults), path)?
+            merge_to_maps(
+                names_to_map(base, &defaults),
+                names_to_map(over, &defaults),
+                path,
+            )?
         }
-        Rule::NamesToMap => merge_to_maps(names_to_map(base, &Value::Null), names_to_map(over, &Value::Null), path)?,
+        Rule::NamesToMap => merge_to_maps(
+            names_to_map(base, &Value::Null),
+            names_to_map(over, &Value::Null),
+            path,
+        )?,
         Rule::Build => merge_to_maps(build_map(base), build_map(over), path)?,
         Rule::Logging => {
             let driver = |v: &Value| v.get("driver").cloned();
@@ -167,7 +194,10 @@ fn merge_special(
             let mut items = as_items(base);
             for entry in as_items(over) {
                 let subnet = entry.get("subnet").cloned();
-                match items.iter_mut().find(|e| subnet.is_some() && e.get("subnet").cloned() == subnet) {
+                match items
+                    .iter_mut()
+                    .find(|e| subnet.is_some() && e.get("subnet").cloned() == subnet)
+                {
                     Some(existing) => {
                         let merged = merge_at(existing.take(), entry, &mut Vec::new())?;
                         *existing = merged;
@@ -226,7 +256,10 @@ pub fn to_sequence(v: &Value) -> Vec<Value> {
 fn names_to_map(v: Value, default: &Value) -> Value {
     match v {
         Value::Array(items) => Value::Object(
-            items.iter().map(|i| (scalar_text(i), default.clone())).collect(),
+            items
+                .iter()
+                .map(|i| (scalar_text(i), default.clone()))
+                .collect(),
         ),
         other => other,
     }
@@ -248,7 +281,9 @@ pub fn apply_resets<'a>(target: &mut Value, paths: impl Iterator<Item = &'a Vec<
 }
 
 fn remove_path(target: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut node = target;
     for seg in parents {
         node = match node {
@@ -316,7 +351,9 @@ fn index_key(indexer: Indexer, v: &Value) -> Option<String> {
         },
         Indexer::Volume => match v {
             Value::Object(m) => m.get("target").map(scalar_text),
-            Value::String(s) => volumes::parse_short(s).ok().and_then(|p| p.get("target").map(scalar_text)),
+            Value::String(s) => volumes::parse_short(s)
+                .ok()
+                .and_then(|p| p.get("target").map(scalar_text)),
             _ => None,
         },
         Indexer::Port => match v {
@@ -339,7 +376,10 @@ fn index_key(indexer: Indexer, v: &Value) -> Option<String> {
         Indexer::Expose => Some(scalar_text(v)),
         Indexer::Mount(prefix) => {
             let (source, target) = match v {
-                Value::Object(m) => (m.get("source").map(scalar_text), m.get("target").map(scalar_text)),
+                Value::Object(m) => (
+                    m.get("source").map(scalar_text),
+                    m.get("target").map(scalar_text),
+                ),
                 other => (Some(scalar_text(other)), None),
             };
             target.or_else(|| source.map(|s| format!("{prefix}/{s}")))
@@ -356,15 +396,22 @@ pub fn enforce_unicity(model: &mut Value) {
 fn walk_unique(v: &mut Value, path: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
+            // unique sequences live under services and networks, at most 5 keys deep
+            if path.len() >= 5 {
+                return;
+            }
             for (k, child) in map.iter_mut() {
+                if path.is_empty() && k != "services" && k != "networks" {
+                    continue;
+                }
                 path.push(k.clone());
                 walk_unique(child, path);
                 path.pop();
             }
         }
         Value::Array(items) => {
-            if let Some((_, indexer)) = UNIQUE.iter().find(|(p, _)| path_matches(p, path)) {
-                dedup(items, *indexer);
+            if let Some(indexer) = UNIQUE_TABLE.find(path) {
+                dedup(items, indexer);
             }
             for child in items.iter_mut() {
                 path.push("[]".into());
@@ -410,14 +457,20 @@ mod tests {
             json!({"services": {"t": {"image": "a", "environment": {"FOO": 1, "KEEP": "x"}}}}),
             json!({"services": {"t": {"image": "b", "environment": ["FOO=3"]}}}),
         );
-        assert_eq!(m, json!({"services": {"t": {"image": "b", "environment": ["FOO=3", "KEEP=x"]}}}));
+        assert_eq!(
+            m,
+            json!({"services": {"t": {"image": "b", "environment": ["FOO=3", "KEEP=x"]}}})
+        );
     }
 
     #[test]
     fn unicity_keeps_first_position() {
         let mut v = json!({"services": {"t": {"environment": ["FOO=BAR", "BAR=QIX", "QIX=", "ZOT", "FOO=ZOT", "QIX", "ZOT="]}}});
         enforce_unicity(&mut v);
-        assert_eq!(v["services"]["t"]["environment"], json!(["FOO=ZOT", "BAR=QIX", "QIX", "ZOT="]));
+        assert_eq!(
+            v["services"]["t"]["environment"],
+            json!(["FOO=ZOT", "BAR=QIX", "QIX", "ZOT="])
+        );
     }
 
     #[test]
@@ -430,13 +483,22 @@ mod tests {
         );
         let t = &m["services"]["t"];
         assert_eq!(t["command"], json!("c"));
-        assert_eq!(t["depends_on"], json!({"db": {"condition": "service_started", "required": false}}));
+        assert_eq!(
+            t["depends_on"],
+            json!({"db": {"condition": "service_started", "required": false}})
+        );
         assert_eq!(t["build"], json!({"context": ".", "target": "x"}));
         assert_eq!(t["volumes"], json!(["./b:/src"]));
         assert_eq!(t["logging"], json!({"driver": "syslog"}));
         assert_eq!(t["dns"], json!(["8.8.8.8", "9.9.9.9"]));
-        let err = merge(json!({"services": {"t": {"ports": ["80"]}}}), json!({"services": {"t": {"ports": {"a": 1}}}}));
-        assert_eq!(err.expect_err("type change").message, "cannot override services.t.ports");
+        let err = merge(
+            json!({"services": {"t": {"ports": ["80"]}}}),
+            json!({"services": {"t": {"ports": {"a": 1}}}}),
+        );
+        assert_eq!(
+            err.expect_err("type change").message,
+            "cannot override services.t.ports"
+        );
     }
 
     #[test]

@@ -1,1 +1,383 @@
-//! TODO
+//! Compose project loading: everything `docker compose` does between the command line and a
+//! ready project model (discovery, `.env`, interpolation, merge, `extends`, `include`,
+//! profiles, canonical syntax, validation), as a pure function of options, environment and
+//! files. The model is compose-go's canonical JSON (`docker compose config --format json`).
+
+mod assemble;
+pub mod discovery;
+pub mod dotenv;
+pub mod error;
+mod extends;
+mod include;
+pub mod interpolate;
+pub mod merge;
+pub mod model;
+pub mod normalize;
+pub mod profiles;
+pub mod project_name;
+pub mod render;
+pub mod shellwords;
+pub mod validate;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value, json};
+
+pub use error::{ErrorKind, LoadError};
+pub use normalize::{ports, volumes};
+pub use render::{ConfigFormat, render};
+
+use assemble::{Ctx, Origins, Source};
+
+/// Everything the loader depends on besides files: compose's global flags, the cwd and the
+/// whole process environment (never read from `std::env` here, so loading is reproducible).
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `-f` files in order; `-` means stdin.
+    pub files: Vec<PathBuf>,
+    /// `--project-name`.
+    pub project_name: Option<String>,
+    /// `--project-directory`.
+    pub project_directory: Option<PathBuf>,
+    /// `--env-file`, repeatable; replaces the default `.env`.
+    pub env_files: Vec<PathBuf>,
+    /// `--profile`, repeatable; replaces `COMPOSE_PROFILES`.
+    pub profiles: Vec<String>,
+    /// Where relative `-f`/`--env-file` paths and the file search start.
+    pub cwd: PathBuf,
+    /// The whole process environment.
+    pub env: IndexMap<String, String>,
+    /// Content for `-f -`.
+    pub stdin: Option<String>,
+    /// Which services the caller needs.
+    pub selection: Selection,
+}
+
+/// Which part of the project a command needs: it decides profile auto-enable and which
+/// services (and so which env files) are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Selection {
+    /// The whole project (`config`).
+    #[default]
+    All,
+    /// `config SERVICE…`: those services and their dependencies.
+    Services(Vec<String>),
+    /// `run SERVICE`: enable its profiles, keep it and its `depends_on` closure.
+    Run(String),
+}
+
+/// A loaded project: the model plus what commands need around it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The project name.
+    pub name: String,
+    /// The project directory.
+    pub working_dir: PathBuf,
+    /// The compose files loaded, in order.
+    pub compose_files: Vec<PathBuf>,
+    /// compose-go's canonical JSON model (`config --format json` before `$` doubling).
+    pub model: Value,
+    /// The project environment (process env, then env files), for `run -e KEY` and COMPOSE_*.
+    pub environment: IndexMap<String, String>,
+    /// Enabled profiles, after `run`'s auto-enable.
+    pub profiles: Vec<String>,
+    /// Warnings to print on stderr.
+    pub warnings: Vec<String>,
+}
+
+impl Loaded {
+    /// Service names of the model, in model order (`config --services`).
+    pub fn service_names(&self) -> Vec<String> {
+        self.model
+            .get("services")
+            .and_then(Value::as_object)
+            .map(|s| s.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Loads the project described by `opts`, as docker compose would for the selected command.
+pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    let found = discovery::discover(opts)?;
+    let mut warnings = found.warnings;
+    let mut env = found.env;
+    let home = env.get("HOME").cloned();
+    let sources = found
+        .files
+        .iter()
+        .map(|path| {
+            let text = if path.as_os_str() == "-" {
+                opts.stdin.clone().unwrap_or_default()
+            } else {
+                discovery::read_file(path)?
+            };
+            Source::parse(path.clone(), &text)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let from_files = name_from_files(&sources, &env)?;
+    let dir_name = found
+        .working_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = project_name::choose(
+        opts.project_name.as_deref(),
+        env.get("COMPOSE_PROJECT_NAME").map(String::as_str),
+        from_files.as_deref(),
+        &dir_name,
+    )?;
+    env.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
+    let ctx = Ctx {
+        working_dir: &found.working_dir,
+        env: &env,
+        home: home.as_deref(),
+        include_stack: Vec::new(),
+    };
+    let mut origins = Origins::default();
+    let mut model = assemble::assemble(sources, &ctx, &mut warnings, &mut origins)?;
+    if model.is_empty() {
+        let file = found.files.first().cloned().unwrap_or_default();
+        return Err(LoadError::invalid("empty compose file").in_file(&file));
+    }
+    model.remove("name");
+    let services = match model.remove("services") {
+        Some(Value::Object(s)) => s,
+        _ => Map::new(),
+    };
+    let mut enabled = found.profiles;
+    let (mut active, mut disabled) = profiles::split(services, &enabled);
+    model.insert(
+        "services".into(),
+        Value::Object(std::mem::take(&mut active)),
+    );
+    normalize::finish_resources(&mut model, &name);
+    validate::consistency(&model, &disabled).map_err(|e| origins.locate(e))?;
+    if let Some(Value::Object(s)) = model.remove("services") {
+        active = s;
+    }
+    let selected: Option<Vec<String>> = match &opts.selection {
+        Selection::All => None,
+        Selection::Services(names) => Some(names.clone()),
+        Selection::Run(service) => Some(vec![service.clone()]),
+    };
+    if let Some(names) = &selected {
+        profiles::enable_for(names, &active, &disabled, &mut enabled)?;
+        let all: Map<String, Value> = active
+            .into_iter()
+            .chain(std::mem::take(&mut disabled))
+            .collect();
+        (active, disabled) = profiles::split(all, &enabled);
+        profiles::select(&mut active, names)?;
+    }
+    drop(disabled);
+    resolve_environment(&mut active, &env).map_err(|e| origins.locate(e))?;
+    for svc in active.values_mut().filter_map(Value::as_object_mut) {
+        for key in ["command", "entrypoint"] {
+            svc.entry(key).or_insert(Value::Null);
+        }
+    }
+    model.insert("services".into(), Value::Object(active));
+    if matches!(opts.selection, Selection::Run(_)) {
+        drop_unused_resources(&mut model);
+    }
+    normalize::finish_resources(&mut model, &name);
+    let mut project = Map::new();
+    project.insert("name".into(), json!(name));
+    project.extend(model);
+    let model = render::canonical_order(Value::Object(project));
+    Ok(Loaded {
+        name,
+        working_dir: found.working_dir,
+        compose_files: found.files,
+        model,
+        environment: env,
+        profiles: enabled,
+        warnings,
+    })
+}
+
+/// The last non-empty top-level `name:` of the main files, interpolated (compose pre-scans it
+/// so that `${COMPOSE_PROJECT_NAME}` works everywhere).
+fn name_from_files(
+    sources: &[Source],
+    env: &IndexMap<String, String>,
+) -> Result<Option<String>, LoadError> {
+    let mut found = None;
+    for source in sources {
+        for doc in &source.docs {
+            match doc.value.get("name") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => {
+                    let lookup = |k: &str| env.get(k).cloned();
+                    let value =
+                        interpolate::substitute(s, &lookup, &mut Vec::new()).map_err(|e| {
+                            interpolate::template_error(e, "name", s).in_file(&source.path)
+                        })?;
+                    if !value.is_empty() {
+                        found = Some(value);
+                    }
+                }
+                Some(_) => {
+                    return Err(LoadError::invalid(format!(
+                        "validating {}: name must be a string",
+                        source.path.display()
+                    ))
+                    .in_file(&source.path)
+                    .at_line(doc.lines.get("name").copied()));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Resolves each service's env_file into its environment (A11) and drops `env_file`.
+fn resolve_environment(
+    services: &mut Map<String, Value>,
+    env: &IndexMap<String, String>,
+) -> Result<(), LoadError> {
+    let read = |path: &str, required: bool| -> Result<Option<String>, LoadError> {
+        let p = Path::new(path);
+        match std::fs::metadata(p) {
+            Ok(_) => discovery::read_file(p).map(Some),
+            Err(_) if !required => Ok(None),
+            Err(e) => Err(LoadError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "env file {path} not found: stat {path}: {}",
+                    discovery::io_text(&e)
+                ),
+            )),
+        }
+    };
+    for (name, svc) in services.iter_mut() {
+        if let Value::Object(svc) = svc {
+            normalize::resolve_env_files(svc, env, &read)
+                .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
+        }
+    }
+    Ok(())
+}
+
+/// `run` keeps only the networks, volumes, secrets and configs the selected services use.
+fn drop_unused_resources(model: &mut Map<String, Value>) {
+    let services: Vec<Value> = model
+        .get("services")
+        .and_then(Value::as_object)
+        .map(|s| s.values().cloned().collect())
+        .unwrap_or_default();
+    let mut used: IndexMap<&str, Vec<String>> = IndexMap::new();
+    for svc in &services {
+        let nets = svc
+            .get("networks")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|n| n.keys().cloned());
+        used.entry("networks").or_default().extend(nets);
+        let vols = svc
+            .get("volumes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|v| v.get("type").and_then(Value::as_str) == Some("volume"));
+        used.entry("volumes").or_default().extend(
+            vols.filter_map(|v| v.get("source").and_then(Value::as_str).map(str::to_string)),
+        );
+        for kind in ["secrets", "configs"] {
+            let refs = svc
+                .get(kind)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
+            used.entry(kind).or_default().extend(
+                refs.filter_map(|r| r.get("source").and_then(Value::as_str).map(str::to_string)),
+            );
+        }
+    }
+    for kind in ["networks", "volumes", "secrets", "configs"] {
+        let keep = used.get(kind).cloned().unwrap_or_default();
+        if let Some(Value::Object(items)) = model.get_mut(kind) {
+            items.retain(|k, _| keep.contains(k));
+            if items.is_empty() {
+                model.remove(kind);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str, selection: Selection) -> Result<Loaded, LoadError> {
+        let tmp = tempfile::tempdir().map_err(|e| LoadError::invalid(e.to_string()))?;
+        std::fs::write(tmp.path().join("compose.yaml"), text)
+            .map_err(|e| LoadError::invalid(e.to_string()))?;
+        load(&LoadOptions {
+            cwd: tmp.path().to_path_buf(),
+            selection,
+            ..LoadOptions::default()
+        })
+    }
+
+    #[test]
+    fn hostile_projects_are_errors_not_panics() {
+        let inputs = [
+            "- a\n- b",
+            "42",
+            "services: 3",
+            "services:\n  a: null",
+            "volumes: [a]",
+            "include: [3]",
+            "include: x",
+            "name: ${",
+            "x: !!binary abc",
+            "a: *undefined",
+            "\u{feff}services: {}",
+            "services:\n  a:\n    ports: [null, {}, [1]]\n    image: x",
+            "services:\n  a:\n    volumes: [1, null, {target: 3}]\n    image: x",
+            "services:\n  a:\n    environment: [[1]]\n    image: x",
+            "services:\n  a:\n    extends: 3",
+            "services:\n  a:\n    extends: {service: a}",
+            "services:\n  a:\n    depends_on: 7\n    image: x",
+            "services:\n  a:\n    healthcheck: {test: 5, interval: zz}\n    image: x",
+            "services:\n  a:\n    image: x\n    build: {context: 5}",
+            "services:\n  a:\n    image: x\n    networks: 5",
+            "services:\n  a:\n    image: x\n    env_file: [{}]",
+            "services:\n  a:\n    image: x\n    deploy: {resources: {limits: {memory: [1]}}}",
+            "services:\n  a:\n    image: x\n    command: \"'unterminated\"",
+            "services:\n  a:\n    image: x\n    ulimits: {nofile: [1]}",
+            "services:\n  a: {image: x, links: [b], network_mode: 'service:'}",
+            "services:\n  a: {image: x, devices: [':'], extra_hosts: [':'], tmpfs: [3]}",
+        ];
+        for input in inputs {
+            for selection in [Selection::All, Selection::Run("a".into())] {
+                let _ = load_text(input, selection);
+            }
+        }
+    }
+
+    #[test]
+    fn run_selection_enables_profiles_and_resolves_env_files() -> Result<(), LoadError> {
+        let text = "services:\n  web:\n    image: x\n    profiles: [debug]\n    depends_on: [db]\n    environment: [FROM_ENV]\n  db:\n    image: y\n    profiles: [debug]\n  other:\n    image: z\n    profiles: [debug]\n";
+        let loaded = load_text(text, Selection::Run("web".into()))?;
+        assert_eq!(loaded.service_names(), ["db", "web"]);
+        assert_eq!(loaded.profiles, ["debug"]);
+        assert_eq!(
+            loaded.model["services"]["web"]["environment"]["FROM_ENV"],
+            Value::Null
+        );
+        assert_eq!(
+            load_text(text, Selection::All)?.service_names(),
+            Vec::<String>::new()
+        );
+        let err = load_text(text, Selection::Run("nope".into())).expect_err("unknown service");
+        assert_eq!(
+            (err.kind, err.message.as_str()),
+            (ErrorKind::NoSuchService, "no such service: nope")
+        );
+        Ok(())
+    }
+}

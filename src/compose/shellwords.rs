@@ -67,8 +67,14 @@ mod tests {
 
     #[test]
     fn splits_like_go_shellwords() {
-        assert_eq!(split("sh -c 'echo hi there'").expect("ok"), ["sh", "-c", "echo hi there"]);
-        assert_eq!(split(r#"a "b \"c\" \n" d\ e ''"#).expect("ok"), ["a", "b \"c\" \\n", "d e", ""]);
+        assert_eq!(
+            split("sh -c 'echo hi there'").expect("ok"),
+            ["sh", "-c", "echo hi there"]
+        );
+        assert_eq!(
+            split(r#"a "b \"c\" \n" d\ e ''"#).expect("ok"),
+            ["a", "b \"c\" \\n", "d e", ""]
+        );
         assert_eq!(split("  ").expect("ok"), Vec::<String>::new());
         assert_eq!(split("'open"), Err(SplitError));
     }

@@ -3,7 +3,6 @@
 //!
 //! Scalars resolve with the YAML 1.2 core schema (as go-yaml v4 does): `yes` stays a string.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
@@ -44,7 +43,11 @@ pub fn join_path(parent: &str, key: &str) -> String {
 
 /// Parses every document of a YAML stream. Errors carry compose's wording (go-yaml's texts).
 pub fn parse(text: &str) -> Result<Vec<Document>, LoadError> {
-    let mut builder = Builder { parser: Parser::new_from_str(text), anchors: HashMap::new() };
+    let mut builder = Builder {
+        parser: Parser::new_from_str(text),
+        anchors: HashMap::new(),
+        nodes: 0,
+    };
     let mut docs = Vec::new();
     loop {
         let (event, _) = builder.next()?;
@@ -56,7 +59,7 @@ pub fn parse(text: &str) -> Result<Vec<Document>, LoadError> {
                 doc.value = if matches!(event, Event::DocumentEnd) {
                     Value::Null
                 } else {
-                    let v = builder.node(event, span, &mut doc, &[], "")?;
+                    let v = builder.node(event, span, &mut doc, &mut Vec::new(), "")?;
                     builder.expect_document_end()?;
                     v
                 };
@@ -68,9 +71,15 @@ pub fn parse(text: &str) -> Result<Vec<Document>, LoadError> {
     Ok(docs)
 }
 
+/// Documents expanding (through aliases) to more nodes than this are rejected.
+const MAX_NODES: usize = 5_000_000;
+
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored values with their node counts.
+    anchors: HashMap<usize, (Value, usize)>,
+    /// Nodes produced so far, aliases expanded: bounded against alias bombs.
+    nodes: usize,
 }
 
 fn scan_error(e: &ScanError) -> LoadError {
@@ -85,8 +94,11 @@ fn scan_error(e: &ScanError) -> LoadError {
 }
 
 fn construct_error(line: usize, message: String) -> LoadError {
-    LoadError::new(ErrorKind::Syntax, format!("yaml: construct errors:\n  line {line}: {message}"))
-        .at_line(Some(line))
+    LoadError::new(
+        ErrorKind::Syntax,
+        format!("yaml: construct errors:\n  line {line}: {message}"),
+    )
+    .at_line(Some(line))
 }
 
 impl<'a> Builder<'a> {
@@ -112,10 +124,11 @@ impl<'a> Builder<'a> {
         event: Event<'a>,
         span: Span,
         doc: &mut Document,
-        path: &[String],
+        path: &mut Vec<String>,
         shown: &str,
     ) -> Result<Value, LoadError> {
-        let _ = span;
+        let nodes_before = self.nodes;
+        self.nodes += 1;
         let (value, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
                 note_tag(tag.as_deref(), doc, path);
@@ -132,8 +145,10 @@ impl<'a> Builder<'a> {
                     let seg = format!("[{}]", items.len());
                     let child_shown = join_path(shown, &seg);
                     doc.lines.insert(child_shown.clone(), sp.start.line());
-                    let child_path = extend(path, seg);
-                    items.push(self.node(ev, sp, doc, &child_path, &child_shown)?);
+                    path.push(seg);
+                    let item = self.node(ev, sp, doc, path, &child_shown);
+                    path.pop();
+                    items.push(item?);
                 }
                 (Value::Array(items), anchor)
             }
@@ -141,11 +156,27 @@ impl<'a> Builder<'a> {
                 note_tag(tag.as_deref(), doc, path);
                 (Value::Object(self.mapping(doc, path, shown)?), anchor)
             }
-            Event::Alias(id) => return Ok(self.anchors.get(&id).cloned().unwrap_or(Value::Null)),
+            Event::Alias(id) => {
+                let Some((value, count)) = self.anchors.get(&id) else {
+                    return Ok(Value::Null);
+                };
+                self.nodes += count;
+                if self.nodes > MAX_NODES {
+                    return Err(LoadError::new(
+                        ErrorKind::Syntax,
+                        format!(
+                            "yaml: line {}: document contains excessive aliasing",
+                            span.start.line()
+                        ),
+                    ));
+                }
+                return Ok(value.clone());
+            }
             _ => (Value::Null, 0),
         };
         if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors
+                .insert(anchor, (value.clone(), self.nodes - nodes_before));
         }
         Ok(value)
     }
@@ -153,7 +184,7 @@ impl<'a> Builder<'a> {
     fn mapping(
         &mut self,
         doc: &mut Document,
-        path: &[String],
+        path: &mut Vec<String>,
         shown: &str,
     ) -> Result<Map<String, Value>, LoadError> {
         let mut map = Map::new();
@@ -168,10 +199,9 @@ impl<'a> Builder<'a> {
                     let resolved = resolve_scalar(&text, style, tag.as_deref());
                     match resolved {
                         Value::String(s) => s,
-                        other => {
+                        _ => {
                             let (ev, sp) = self.next()?;
-                            let child_path = extend(path, other.to_string());
-                            self.node(ev, sp, doc, &child_path, shown)?;
+                            self.node(ev, sp, doc, path, shown)?;
                             let key_text = text.into_owned();
                             let message = if shown.is_empty() {
                                 format!("non-string key at top level: {key_text}")
@@ -213,10 +243,12 @@ impl<'a> Builder<'a> {
             key_lines.insert(key.clone(), key_line);
             let child_shown = join_path(shown, &key);
             doc.lines.insert(child_shown.clone(), key_line);
-            let child_path = extend(path, key.clone());
+            path.push(key.clone());
             let reset_before = doc.resets.len();
-            let value = self.node(ev, sp, doc, &child_path, &child_shown)?;
-            let is_reset = doc.resets[reset_before..].iter().any(|p| p == &child_path);
+            let value = self.node(ev, sp, doc, path, &child_shown);
+            let is_reset = doc.resets[reset_before..].iter().any(|p| p == path);
+            path.pop();
+            let value = value?;
             if !is_reset {
                 map.insert(key, value);
             }
@@ -234,12 +266,6 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn extend(path: &[String], seg: String) -> Vec<String> {
-    let mut p = path.to_vec();
-    p.push(seg);
-    p
-}
-
 fn note_tag(tag: Option<&Tag>, doc: &mut Document, path: &[String]) {
     match tag.map(|t| (t.handle.as_str(), t.suffix.as_str())) {
         Some(("!", "reset")) => doc.resets.push(path.to_vec()),
@@ -249,8 +275,10 @@ fn note_tag(tag: Option<&Tag>, doc: &mut Document, path: &[String]) {
 }
 
 /// Resolves a scalar with the YAML 1.2 core schema; quoted scalars and `!!str` stay strings.
-fn resolve_scalar(text: &Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
-    let core = tag.filter(|t| t.is_yaml_core_schema()).map(|t| t.suffix.as_str());
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    let core = tag
+        .filter(|t| t.is_yaml_core_schema())
+        .map(|t| t.suffix.as_str());
     match core {
         Some("str") => return Value::String(text.to_string()),
         Some("null") => return Value::Null,
@@ -259,7 +287,7 @@ fn resolve_scalar(text: &Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) ->
     if style != ScalarStyle::Plain && core.is_none() {
         return Value::String(text.to_string());
     }
-    let t = text.as_ref();
+    let t = text;
     match t {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -340,7 +368,10 @@ mod tests {
     #[test]
     fn tags_are_recorded_and_reset_keys_dropped() {
         let d = one("services:\n  a:\n    build: !reset\n    ports: !override [\"80\"]\n");
-        assert_eq!(d.resets, vec![vec!["services".to_string(), "a".into(), "build".into()]]);
+        assert_eq!(
+            d.resets,
+            vec![vec!["services".to_string(), "a".into(), "build".into()]]
+        );
         assert_eq!(d.overrides.len(), 1);
         assert_eq!(d.value, json!({"services":{"a":{"ports":["80"]}}}));
     }
@@ -348,7 +379,10 @@ mod tests {
     #[test]
     fn duplicate_keys_name_both_lines() {
         let err = parse("a:\n  b: 1\n  b: 2\n").expect_err("duplicate");
-        assert!(err.message.contains("line 3: mapping key \"b\" already defined at line 2"));
+        assert!(
+            err.message
+                .contains("line 3: mapping key \"b\" already defined at line 2")
+        );
     }
 
     #[test]
@@ -360,10 +394,44 @@ mod tests {
     }
 
     #[test]
+    fn hostile_inputs_are_errors_not_crashes() {
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        // saphyr bounds nesting itself, before our recursion could exhaust the stack
+        assert!(
+            parse(&deep)
+                .expect_err("too deep")
+                .message
+                .contains("recursion limit")
+        );
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            bomb.push_str(&format!(
+                "b{i}: &b{i} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n",
+                p = if i == 0 {
+                    "a".to_string()
+                } else {
+                    format!("b{}", i - 1)
+                }
+            ));
+        }
+        assert!(
+            parse(&bomb)
+                .expect_err("bomb")
+                .message
+                .contains("excessive aliasing")
+        );
+    }
+
+    #[test]
     fn lines_and_documents() {
         let docs = parse("a: 1\n---\nb:\n  - x\n").expect("parses");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].lines.get("b[0]"), Some(&4));
-        assert!(parse("a:\n\tb: 1\n").expect_err("tab").message.contains("tab character"));
+        assert!(
+            parse("a:\n\tb: 1\n")
+                .expect_err("tab")
+                .message
+                .contains("tab character")
+        );
     }
 }

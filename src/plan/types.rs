@@ -112,9 +112,15 @@ pub struct OneOff {
     pub pod: Pod,
     /// `-d --rm`: create this Job (backoffLimit 0, ttlSecondsAfterFinished) instead of the pod.
     pub job: Option<Job>,
+    /// Shared objects the one-off needs that no dependency brought (PVCs of named volumes,
+    /// project Secrets/ConfigMaps): applied before the pod, like a dependency's objects, and
+    /// not owned by it (they outlive the run, as compose volumes do). Added by planning.
+    pub objects: Vec<Object>,
     /// Objects that live only for this run (per-run Secrets/ConfigMaps, alias Services under
     /// `--use-aliases`): created after the pod, with an ownerReference to it set by the runtime
-    /// (the pod's uid is only known then), so they vanish with it.
+    /// (the pod's uid is only known then), so they vanish with it. The planner already puts an
+    /// ownerReference naming the pod (or the Job under `-d --rm`) with an empty `uid`: the
+    /// runtime fills in the uid.
     pub owned: Vec<Object>,
     /// The target's direct `depends_on` edges, awaited before the pod is created
     /// (empty with `--no-deps`).
@@ -162,6 +168,8 @@ pub struct Forward {
 
 /// A bind mount copied into the pod: the runtime streams a tar of `source` into
 /// `init_container` (which runs `tar -x` into the shared emptyDir), then the command starts.
+/// A directory's tar holds its contents at the root; a file's holds one entry named after the
+/// file (the main container mounts it with that `subPath`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copy {
     /// Absolute host path (file or directory).

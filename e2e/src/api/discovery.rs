@@ -5,8 +5,8 @@
 //! (`Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,…,application/json`).
 //! kube-sim answers with the legacy `APIVersions`/`APIGroupList` as `application/json`, the last
 //! type kubectl accepts, and kubectl then fetches each group-version's `APIResourceList`, as it
-//! does against API servers without aggregated discovery. OpenAPI is not served (404): kubectl
-//! then skips client-side schema validation and uses the types it knows for patches.
+//! does against API servers without aggregated discovery. OpenAPI v3 is served without schemas
+//! (see [`openapi_document`]); OpenAPI v2 is not (404), which kubectl tolerates.
 
 use serde_json::{Value, json};
 
@@ -105,5 +105,65 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         "apiVersion": "v1",
         "groupVersion": group_version,
         "resources": resources,
+    }))
+}
+
+/// The `api/v1` / `apis/{g}/{v}` keys of the OpenAPI v3 index, with their served group-versions.
+fn openapi_group_versions() -> Vec<(String, &'static str, &'static str)> {
+    std::iter::once(("api/v1".to_owned(), "", "v1"))
+        .chain(GROUPS.iter().map(|(g, v)| (format!("apis/{g}/{v}"), *g, *v)))
+        .collect()
+}
+
+/// `GET /openapi/v3`: the index of per-group-version documents.
+pub fn openapi_index() -> Value {
+    let paths: serde_json::Map<String, Value> = openapi_group_versions()
+        .into_iter()
+        .map(|(key, _, _)| {
+            let url = format!("/openapi/v3/{key}?hash=kube-sim");
+            (key, json!({ "serverRelativeURL": url }))
+        })
+        .collect();
+    json!({ "paths": paths })
+}
+
+/// `GET /openapi/v3/{api/v1|apis/g/v}`: a document with each resource's item path and its
+/// PATCH operation, which is what kubectl reads to learn that the server validates fields
+/// (`fieldValidation`) and which patch types it takes. No schemas: kubectl then computes
+/// client-side apply patches from its built-in types, as it does for servers without them.
+pub fn openapi_document(path: &str) -> Option<Value> {
+    let (_, group, version) = openapi_group_versions().into_iter().find(|(key, _, _)| key == path)?;
+    let mut paths = serde_json::Map::new();
+    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+        let prefix = if group.is_empty() { "/api/v1".to_owned() } else { format!("/apis/{group}/{version}") };
+        let item = if r.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", r.plural)
+        };
+        let parameters: Vec<Value> = ["dryRun", "fieldManager", "fieldValidation", "force"]
+            .iter()
+            .map(|name| json!({"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": true}}))
+            .collect();
+        paths.insert(item, json!({
+            "patch": {
+                "operationId": format!("patch{}", r.kind),
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": {"group": group, "version": version, "kind": r.kind},
+                "parameters": parameters,
+                "requestBody": {"content": {
+                    "application/json-patch+json": {"schema": {}},
+                    "application/merge-patch+json": {"schema": {}},
+                    "application/apply-patch+yaml": {"schema": {}},
+                }},
+                "responses": {"200": {"description": "OK"}},
+            },
+        }));
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": GIT_VERSION},
+        "paths": paths,
+        "components": {"schemas": {}},
     }))
 }

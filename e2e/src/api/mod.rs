@@ -13,6 +13,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod managed;
 pub mod patch;
+pub mod protobuf;
 pub mod query;
 pub mod resources;
 pub mod rest;
@@ -185,6 +186,7 @@ fn non_resource(path: &str, request: &ApiRequest) -> Response<Body> {
         "/api" => Some(discovery::core_versions()),
         "/api/v1" => discovery::resource_list("", "v1"),
         "/apis" => Some(discovery::groups()),
+        "/openapi/v3" => Some(discovery::openapi_index()),
         "/healthz" | "/livez" | "/readyz" => {
             let mut response = Response::new(status::full("ok"));
             response.headers_mut().insert(
@@ -193,6 +195,7 @@ fn non_resource(path: &str, request: &ApiRequest) -> Response<Body> {
             );
             return response;
         }
+        _ if path.starts_with("/openapi/v3/") => discovery::openapi_document(&path["/openapi/v3/".len()..]),
         _ => match path.strip_prefix("/apis/").map(|p| p.split('/').collect::<Vec<_>>()) {
             Some(parts) if parts.len() == 1 => discovery::api_group(parts[0]),
             Some(parts) if parts.len() == 2 => discovery::resource_list(parts[0], parts[1]),

@@ -38,7 +38,9 @@ impl ImageRef {
     pub fn parse(image: &str) -> Option<Self> {
         if image.is_empty()
             || image != image.trim()
-            || image.chars().any(|c| c.is_ascii_uppercase() && !image.contains('/'))
+            || image
+                .chars()
+                .any(|c| c.is_ascii_uppercase() && !image.contains('/'))
         {
             return None;
         }
@@ -110,14 +112,6 @@ impl Images {
     }
 }
 
-/// The pull policy the API server defaults when the pod leaves it out.
-pub fn default_pull_policy(image: &str) -> &'static str {
-    match ImageRef::parse(image) {
-        Some(r) if r.tag == "latest" && !image.contains('@') => "Always",
-        _ => "IfNotPresent",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,8 +119,14 @@ mod tests {
     #[test]
     fn references_normalise_like_containerd() {
         let full = |s: &str| ImageRef::parse(s).map(|r| r.full());
-        assert_eq!(full("busybox").as_deref(), Some("docker.io/library/busybox:latest"));
-        assert_eq!(full("busybox:1.36").as_deref(), Some("docker.io/library/busybox:1.36"));
+        assert_eq!(
+            full("busybox").as_deref(),
+            Some("docker.io/library/busybox:latest")
+        );
+        assert_eq!(
+            full("busybox:1.36").as_deref(),
+            Some("docker.io/library/busybox:1.36")
+        );
         assert_eq!(full("me/app:2").as_deref(), Some("docker.io/me/app:2"));
         assert_eq!(
             full("localhost:5000/app").as_deref(),
@@ -138,13 +138,16 @@ mod tests {
     #[test]
     fn busybox_is_known_under_every_spelling() {
         let images = Images::default();
-        for name in ["busybox", "busybox:1.36", "busybox:latest", "docker.io/library/busybox:1.36"] {
+        for name in [
+            "busybox",
+            "busybox:1.36",
+            "busybox:latest",
+            "docker.io/library/busybox:1.36",
+        ] {
             let config = images.lookup(&ImageRef::parse(name).unwrap()).unwrap();
             assert_eq!(config.cmd, vec!["sh"]);
             assert!(config.entrypoint.is_empty());
         }
         assert!(images.lookup(&ImageRef::parse("nope:1").unwrap()).is_none());
-        assert_eq!(default_pull_policy("busybox"), "Always");
-        assert_eq!(default_pull_policy("busybox:1.36"), "IfNotPresent");
     }
 }

@@ -141,10 +141,24 @@ impl LogBuffer {
         self.changed.subscribe()
     }
 
+    /// Waits until the container's output is complete (returns at once if it is).
+    pub async fn wait_closed(&self) {
+        let mut changed = self.subscribe();
+        while !self.lock().closed {
+            if changed.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Everything written so far, concatenated (for `FallbackToLogsOnError` and tests).
     pub fn contents(&self) -> Vec<u8> {
         let inner = self.lock();
-        let mut out: Vec<u8> = inner.lines.iter().flat_map(|l| l.data.iter().copied()).collect();
+        let mut out: Vec<u8> = inner
+            .lines
+            .iter()
+            .flat_map(|l| l.data.iter().copied())
+            .collect();
         for pending in &inner.pending {
             out.extend_from_slice(pending);
         }

@@ -13,10 +13,14 @@ pub fn parse_short(spec: &str) -> Result<Value, LoadError> {
     }
     let parts = split_spec(spec);
     if parts.len() > 3 {
-        return Err(LoadError::invalid(format!("invalid spec: {spec}: too many colons")));
+        return Err(LoadError::invalid(format!(
+            "invalid spec: {spec}: too many colons"
+        )));
     }
     if parts.iter().any(String::is_empty) {
-        return Err(LoadError::invalid(format!("invalid spec: {spec}: empty section between colons")));
+        return Err(LoadError::invalid(format!(
+            "invalid spec: {spec}: empty section between colons"
+        )));
     }
     let mut v = Map::new();
     if parts.len() == 1 || spec.chars().count() <= 2 {
@@ -62,9 +66,7 @@ pub fn parse_short(spec: &str) -> Result<Value, LoadError> {
 
 /// Whether a volume source names a host path rather than a named volume.
 pub fn is_bind_source(source: &str) -> bool {
-    source.starts_with(['.', '/', '~'])
-        || source.starts_with("\\\\")
-        || is_windows_drive(source)
+    source.starts_with(['.', '/', '~']) || source.starts_with("\\\\") || is_windows_drive(source)
 }
 
 fn is_windows_drive(s: &str) -> bool {
@@ -82,7 +84,9 @@ fn split_spec(spec: &str) -> Vec<String> {
         match c {
             '{' if prev == '$' => depth += 1,
             '}' if depth > 0 => depth -= 1,
-            ':' if depth == 0 && !(current.len() == 1 && is_windows_drive(&format!("{current}:"))) => {
+            ':' if depth == 0
+                && !(current.len() == 1 && is_windows_drive(&format!("{current}:"))) =>
+            {
                 parts.push(std::mem::take(&mut current));
                 prev = c;
                 continue;
@@ -130,7 +134,10 @@ mod tests {
 
     #[test]
     fn short_forms() {
-        assert_eq!(parse_short("/data").expect("ok"), json!({"type": "volume", "target": "/data", "volume": {}}));
+        assert_eq!(
+            parse_short("/data").expect("ok"),
+            json!({"type": "volume", "target": "/data", "volume": {}})
+        );
         assert_eq!(
             parse_short("./src:/app/:ro,z").expect("ok"),
             json!({"type": "bind", "source": "./src", "target": "/app", "read_only": true, "bind": {"selinux": "z"}})
@@ -139,15 +146,29 @@ mod tests {
             parse_short("data:/var/lib:nocopy").expect("ok"),
             json!({"type": "volume", "source": "data", "target": "/var/lib", "volume": {"nocopy": true}})
         );
-        assert_eq!(parse_short("C:\\x:/y").expect("ok")["source"], json!("C:\\x"));
-        assert_eq!(parse_short("${A:-/x}:/y").expect("ok")["source"], json!("${A:-/x}"));
+        assert_eq!(
+            parse_short("C:\\x:/y").expect("ok")["source"],
+            json!("C:\\x")
+        );
+        assert_eq!(
+            parse_short("${A:-/x}:/y").expect("ok")["source"],
+            json!("${A:-/x}")
+        );
     }
 
     #[test]
     fn errors() {
-        assert_eq!(parse_short("/foo::rw").expect_err("e").message, "invalid spec: /foo::rw: empty section between colons");
-        assert_eq!(parse_short("a:b:c:d").expect_err("e").message, "invalid spec: a:b:c:d: too many colons");
-        assert_eq!(parse_short("").expect_err("e").message, "invalid empty volume spec");
+        let cases = [
+            (
+                "/foo::rw",
+                "invalid spec: /foo::rw: empty section between colons",
+            ),
+            ("/a:/b:ro:x", "invalid spec: /a:/b:ro:x: too many colons"),
+            ("", "invalid empty volume spec"),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(parse_short(spec).expect_err(spec).message, want);
+        }
     }
 
     #[test]

@@ -1,0 +1,440 @@
+//! Container isolation when running as root: a root filesystem per container, a private mount
+//! namespace with the pod's volumes bind-mounted, and a UTS namespace with the pod's hostname.
+//!
+//! The image's filesystem is assembled once per node from Debian's `busybox-static`
+//! (`/bin/busybox` plus one symlink per applet in `/bin`, as in the Docker Hub image); each
+//! container run gets a fresh copy (hard links), as a fresh container gets a fresh writable layer.
+//! Everything the child needs after `fork` is allocated beforehand ([`Sandbox`]), because only
+//! async-signal-safe calls are allowed between `fork` and `exec`.
+//!
+//! # Caveats
+//! No PID or network namespace: processes see the host's processes and share the host network
+//! (a container's port N is the host's 127.0.0.1:N). `/proc`, `/dev` and `/sys` are the host's,
+//! bind-mounted.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, setns, unshare};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, chroot, mkdir, sethostname};
+
+/// Where Debian's `busybox-static` puts the binary.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Why a container's filesystem could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    /// A file operation failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A path contained a NUL byte.
+    #[error("path {0:?} contains a NUL byte")]
+    Nul(PathBuf),
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> RootfsError + 'a {
+    move |source| RootfsError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn cstring(path: &Path) -> Result<CString, RootfsError> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| RootfsError::Nul(path.to_owned()))
+}
+
+/// Whether containers can be isolated here (root, and the busybox image's binary present).
+pub fn isolation_available() -> bool {
+    nix::unistd::geteuid().is_root() && Path::new(BUSYBOX).is_file()
+}
+
+/// The applet names compiled into a busybox binary, read from its applet table (no need to run
+/// it: the table is one NUL-separated run of names starting `[`, `[[`).
+fn applets(binary: &[u8]) -> Vec<String> {
+    let Some(start) = binary.windows(5).position(|w| w == b"[\0[[\0") else {
+        return vec!["sh".to_owned()];
+    };
+    binary[start..]
+        .split(|&b| b == 0)
+        .take_while(|name| !name.is_empty() && name.iter().all(|b| b.is_ascii_graphic()))
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect()
+}
+
+/// Builds the busybox image's filesystem under `dir` (once; later calls reuse it).
+pub fn assemble_busybox_image(dir: &Path) -> Result<(), RootfsError> {
+    let done = dir.join(".complete");
+    if done.exists() {
+        return Ok(());
+    }
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).map_err(io_err("create", &bin))?;
+    let binary = std::fs::read(BUSYBOX).map_err(io_err("read", Path::new(BUSYBOX)))?;
+    let target = bin.join("busybox");
+    std::fs::write(&target, &binary).map_err(io_err("write", &target))?;
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
+        .map_err(io_err("chmod", &target))?;
+    for applet in applets(&binary) {
+        if applet == "busybox" || applet.contains('/') {
+            continue;
+        }
+        let link = bin.join(&applet);
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", &link).map_err(io_err("symlink", &link))?;
+        }
+    }
+    let etc = dir.join("etc");
+    std::fs::create_dir_all(&etc).map_err(io_err("create", &etc))?;
+    for (name, text) in [
+        (
+            "passwd",
+            "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nbin:x:2:2:bin:/bin:/bin/false\nsys:x:3:3:sys:/dev:/bin/false\nsync:x:4:100:sync:/bin:/bin/sync\nmail:x:8:8:mail:/var/spool/mail:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\noperator:x:37:37:Operator:/var:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
+        ),
+        (
+            "group",
+            "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nadm:x:4:\ntty:x:5:\ndisk:x:6:\nwheel:x:10:root\nmail:x:8:\nwww-data:x:33:\nusers:x:100:\nnogroup:x:65534:\n",
+        ),
+        ("nsswitch.conf", "hosts: files dns\n"),
+    ] {
+        let path = etc.join(name);
+        std::fs::write(&path, text).map_err(io_err("write", &path))?;
+    }
+    std::fs::write(&done, b"").map_err(io_err("write", &done))
+}
+
+/// Copies `image` into a fresh `rootfs` (hard links for files, as cheap as an overlay's lower
+/// layer) and writes the pod's `/etc/hosts`, `/etc/resolv.conf` and `/etc/hostname`.
+pub fn create_rootfs(
+    image: &Path,
+    rootfs: &Path,
+    etc_files: &[(&str, String)],
+) -> Result<(), RootfsError> {
+    copy_tree(image, rootfs)?;
+    for dir in [
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "root",
+        "home",
+        "var/spool/mail",
+        "var/www",
+        "usr/sbin",
+        "etc",
+    ] {
+        let path = rootfs.join(dir);
+        std::fs::create_dir_all(&path).map_err(io_err("create", &path))?;
+    }
+    let tmp = rootfs.join("tmp");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777))
+        .map_err(io_err("chmod", &tmp))?;
+    for (name, text) in etc_files {
+        let path = rootfs.join("etc").join(name);
+        std::fs::write(&path, text).map_err(io_err("write", &path))?;
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), RootfsError> {
+    std::fs::create_dir_all(to).map_err(io_err("create", to))?;
+    for entry in std::fs::read_dir(from).map_err(io_err("read", from))? {
+        let entry = entry.map_err(io_err("read", from))?;
+        let source = entry.path();
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().map_err(io_err("stat", &source))?;
+        if entry.file_name() == ".complete" {
+            continue;
+        } else if kind.is_dir() {
+            copy_tree(&source, &target)?;
+        } else if kind.is_symlink() {
+            let link = std::fs::read_link(&source).map_err(io_err("readlink", &source))?;
+            std::os::unix::fs::symlink(&link, &target).map_err(io_err("symlink", &target))?;
+        } else if std::fs::hard_link(&source, &target).is_err() {
+            std::fs::copy(&source, &target).map_err(io_err("copy", &source))?;
+        }
+    }
+    Ok(())
+}
+
+/// One bind mount into the container, ready for the child.
+#[derive(Debug)]
+pub struct Bind {
+    source: CString,
+    target: CString,
+    /// The target's ancestors inside the rootfs, outermost first, created before mounting.
+    parents: Vec<CString>,
+    file: bool,
+    read_only: bool,
+}
+
+impl Bind {
+    /// A bind of host `source` at `mount_path` inside `rootfs`.
+    pub fn new(
+        source: &Path,
+        rootfs: &Path,
+        mount_path: &str,
+        read_only: bool,
+    ) -> Result<Self, RootfsError> {
+        let target = join_inside(rootfs, mount_path);
+        let mut parents = Vec::new();
+        let mut at = target.parent();
+        while let Some(dir) = at {
+            if dir == rootfs || !dir.starts_with(rootfs) {
+                break;
+            }
+            parents.push(cstring(dir)?);
+            at = dir.parent();
+        }
+        parents.reverse();
+        Ok(Bind {
+            source: cstring(source)?,
+            target: cstring(&target)?,
+            parents,
+            file: !source.is_dir(),
+            read_only,
+        })
+    }
+
+    /// Mounts it (in the child, after `unshare`).
+    fn apply(&self) -> nix::Result<()> {
+        for dir in &self.parents {
+            ignore_exists(mkdir(dir.as_c_str(), Mode::from_bits_truncate(0o755)))?;
+        }
+        if self.file {
+            // SAFETY: open(2) with a valid C string; the fd is closed at once.
+            let fd = unsafe {
+                nix::libc::open(
+                    self.target.as_ptr(),
+                    nix::libc::O_CREAT | nix::libc::O_WRONLY | nix::libc::O_CLOEXEC,
+                    0o644,
+                )
+            };
+            if fd >= 0 {
+                // SAFETY: fd was just opened by us.
+                unsafe { nix::libc::close(fd) };
+            }
+        } else {
+            ignore_exists(mkdir(
+                self.target.as_c_str(),
+                Mode::from_bits_truncate(0o755),
+            ))?;
+        }
+        mount(
+            Some(self.source.as_c_str()),
+            self.target.as_c_str(),
+            None::<&std::ffi::CStr>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&std::ffi::CStr>,
+        )?;
+        if self.read_only {
+            mount(
+                None::<&std::ffi::CStr>,
+                self.target.as_c_str(),
+                None::<&std::ffi::CStr>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None::<&std::ffi::CStr>,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn ignore_exists(result: nix::Result<()>) -> nix::Result<()> {
+    match result {
+        Err(nix::errno::Errno::EEXIST) => Ok(()),
+        other => other,
+    }
+}
+
+/// `path` (absolute, inside the container) under `rootfs`, with `..` unable to climb out.
+pub fn join_inside(rootfs: &Path, path: &str) -> PathBuf {
+    let mut out = rootfs.to_path_buf();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if out != rootfs {
+                    out.pop();
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// How a process is placed: in a new container, inside a running one, or on the host.
+#[derive(Debug)]
+pub enum Sandbox {
+    /// A container's first process: new mount and UTS namespaces, binds, chroot.
+    Create {
+        /// The rootfs.
+        root: CString,
+        /// Mounts, parents before children.
+        binds: Vec<Bind>,
+        /// The pod's hostname.
+        hostname: CString,
+        /// The working directory and its ancestors inside the rootfs (created if missing).
+        workdir: Vec<CString>,
+    },
+    /// A process joining a running container (exec, probes).
+    Join {
+        /// `/proc/PID/ns/mnt` of the container's process.
+        mnt: std::fs::File,
+        /// `/proc/PID/ns/uts`.
+        uts: std::fs::File,
+        /// The rootfs.
+        root: CString,
+        /// The working directory (inside the rootfs).
+        workdir: CString,
+    },
+    /// No isolation: a plain process on the host, in this host directory.
+    Host {
+        /// The working directory.
+        workdir: CString,
+    },
+}
+
+impl Sandbox {
+    /// Builds the [`Sandbox::Create`] plan; `workdir` is the container's working directory.
+    pub fn create(
+        rootfs: &Path,
+        binds: Vec<Bind>,
+        hostname: &str,
+        workdir: &str,
+    ) -> Result<Self, RootfsError> {
+        let mut dirs = Vec::new();
+        let mut at = Some(join_inside(Path::new("/"), workdir));
+        while let Some(dir) = at {
+            if dir == Path::new("/") {
+                break;
+            }
+            dirs.push(cstring(&dir)?);
+            at = dir.parent().map(Path::to_path_buf);
+        }
+        dirs.reverse();
+        if dirs.is_empty() {
+            dirs.push(cstring(Path::new("/"))?);
+        }
+        Ok(Sandbox::Create {
+            root: cstring(rootfs)?,
+            binds,
+            hostname: CString::new(hostname.as_bytes())
+                .map_err(|_| RootfsError::Nul(hostname.into()))?,
+            workdir: dirs,
+        })
+    }
+
+    /// Builds the [`Sandbox::Join`] plan for the container whose first process is `pid`.
+    pub fn join(pid: u32, rootfs: &Path, workdir: &str) -> Result<Self, RootfsError> {
+        let ns = |kind: &str| {
+            let path = PathBuf::from(format!("/proc/{pid}/ns/{kind}"));
+            std::fs::File::open(&path).map_err(|source| RootfsError::Io {
+                what: "open",
+                path,
+                source,
+            })
+        };
+        Ok(Sandbox::Join {
+            mnt: ns("mnt")?,
+            uts: ns("uts")?,
+            root: cstring(rootfs)?,
+            workdir: cstring(&join_inside(Path::new("/"), workdir))?,
+        })
+    }
+
+    /// Enters the sandbox. Runs in the child between `fork` and `exec`: no allocation.
+    pub fn enter(&self) -> io::Result<()> {
+        match self {
+            Sandbox::Create {
+                root,
+                binds,
+                hostname,
+                workdir,
+            } => {
+                unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)?;
+                mount(
+                    None::<&std::ffi::CStr>,
+                    c"/",
+                    None::<&std::ffi::CStr>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&std::ffi::CStr>,
+                )?;
+                for bind in binds {
+                    bind.apply()?;
+                }
+                sethostname(std::ffi::OsStr::from_bytes(hostname.as_bytes()))?;
+                chroot(root.as_c_str())?;
+                for dir in workdir {
+                    ignore_exists(mkdir(dir.as_c_str(), Mode::from_bits_truncate(0o755)))?;
+                }
+                if let Some(last) = workdir.last() {
+                    chdir(last.as_c_str())?;
+                }
+            }
+            Sandbox::Join {
+                mnt,
+                uts,
+                root,
+                workdir,
+            } => {
+                setns(mnt, CloneFlags::CLONE_NEWNS)?;
+                setns(uts, CloneFlags::CLONE_NEWUTS)?;
+                chroot(root.as_c_str())?;
+                chdir(workdir.as_c_str())?;
+            }
+            Sandbox::Host { workdir } => chdir(workdir.as_c_str())?,
+        }
+        Ok(())
+    }
+
+    /// The directory that plays `/` for executable lookup.
+    pub fn lookup_root(&self) -> Option<PathBuf> {
+        match self {
+            Sandbox::Create { root, .. } | Sandbox::Join { root, .. } => {
+                Some(PathBuf::from(std::ffi::OsStr::from_bytes(root.as_bytes())))
+            }
+            Sandbox::Host { .. } => None,
+        }
+    }
+}
+
+/// The host binds every container gets: `/proc`, `/dev`, `/sys` (read-only).
+pub fn system_binds(rootfs: &Path) -> Result<Vec<Bind>, RootfsError> {
+    Ok(vec![
+        Bind::new(Path::new("/proc"), rootfs, "/proc", false)?,
+        Bind::new(Path::new("/dev"), rootfs, "/dev", false)?,
+        Bind::new(Path::new("/sys"), rootfs, "/sys", true)?,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applet_table_is_read_from_the_binary() {
+        let fake = b"junk\0[\0[[\0ash\0cat\0sh\0\0more".to_vec();
+        assert_eq!(applets(&fake), vec!["[", "[[", "ash", "cat", "sh"]);
+    }
+
+    #[test]
+    fn join_inside_cannot_escape() {
+        let root = Path::new("/r");
+        assert_eq!(join_inside(root, "/a/../../etc"), PathBuf::from("/r/etc"));
+        assert_eq!(join_inside(root, "a/./b"), PathBuf::from("/r/a/b"));
+    }
+}

@@ -1,0 +1,229 @@
+//! Server-side apply of planned objects (field manager `krun`): objects krun does not manage,
+//! or that belong to another project, are refused; objects whose config-hash annotation is
+//! unchanged are left alone.
+
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::client::Connection;
+use super::error::ClusterError;
+use super::labels;
+use crate::plan::Object;
+
+/// What applying one object did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did not exist.
+    Created,
+    /// It existed with another configuration.
+    Updated,
+    /// It existed with the same config-hash: untouched.
+    Unchanged,
+}
+
+impl Outcome {
+    /// compose's word for it in progress lines.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Created => "Created",
+            Outcome::Updated => "Recreated",
+            Outcome::Unchanged => "Running",
+        }
+    }
+}
+
+/// The kind and name of a planned object, for messages.
+pub fn describe(obj: &Object) -> (&'static str, String) {
+    let (kind, meta) = match obj {
+        Object::Secret(o) => ("Secret", &o.metadata),
+        Object::ConfigMap(o) => ("ConfigMap", &o.metadata),
+        Object::PersistentVolumeClaim(o) => ("PersistentVolumeClaim", &o.metadata),
+        Object::Service(o) => ("Service", &o.metadata),
+        Object::Deployment(o) => ("Deployment", &o.metadata),
+        Object::Job(o) => ("Job", &o.metadata),
+        Object::Pod(o) => ("Pod", &o.metadata),
+    };
+    (kind, meta.name.clone().unwrap_or_default())
+}
+
+/// Applies `obj` for `project`; `owner` (for objects that live only as long as the one-off)
+/// is added to its ownerReferences.
+pub async fn apply(
+    conn: &Connection,
+    project: &str,
+    obj: &Object,
+    owner: Option<&OwnerReference>,
+) -> Result<Outcome, ClusterError> {
+    match obj {
+        Object::Secret(o) => apply_typed(conn, project, "Secret", o, owner).await,
+        Object::ConfigMap(o) => apply_typed(conn, project, "ConfigMap", o, owner).await,
+        Object::PersistentVolumeClaim(o) => {
+            apply_typed(conn, project, "PersistentVolumeClaim", o, owner).await
+        }
+        Object::Service(o) => apply_typed(conn, project, "Service", o, owner).await,
+        Object::Deployment(o) => apply_typed(conn, project, "Deployment", o, owner).await,
+        Object::Job(o) => apply_typed(conn, project, "Job", o, owner).await,
+        Object::Pod(o) => apply_typed(conn, project, "Pod", o, owner).await,
+    }
+}
+
+/// Refuses objects krun does not manage or that belong to another project.
+pub fn check_ownership(
+    kind: &'static str,
+    existing: &kube::api::ObjectMeta,
+    project: &str,
+    namespace: &str,
+) -> Result<(), ClusterError> {
+    let labels = existing.labels.clone().unwrap_or_default();
+    let name = existing.name.clone().unwrap_or_default();
+    if labels.get(labels::MANAGED_BY).map(String::as_str) != Some(labels::KRUN) {
+        return Err(ClusterError::NotManaged {
+            kind,
+            name,
+            namespace: namespace.to_string(),
+            owner: labels
+                .get(labels::MANAGED_BY)
+                .map(|m| format!("; it is managed by {m}"))
+                .unwrap_or_default(),
+        });
+    }
+    match labels.get(labels::PROJECT) {
+        Some(p) if p == project => Ok(()),
+        other => Err(ClusterError::OtherProject {
+            kind,
+            name,
+            namespace: namespace.to_string(),
+            owner: other.cloned().unwrap_or_else(|| "(none)".into()),
+            project: project.to_string(),
+        }),
+    }
+}
+
+fn config_hash(meta: &kube::api::ObjectMeta) -> Option<&String> {
+    meta.annotations.as_ref()?.get(labels::CONFIG_HASH)
+}
+
+async fn apply_typed<K>(
+    conn: &Connection,
+    project: &str,
+    kind: &'static str,
+    obj: &K,
+    owner: Option<&OwnerReference>,
+) -> Result<Outcome, ClusterError>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+    <K as Resource>::DynamicType: Default,
+{
+    let api = conn.api::<K>();
+    let name = obj.name_any();
+    let resource = format!("{}/{name}", K::plural(&Default::default()));
+    let existing = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| conn.fail("get", resource.clone(), e))?;
+    let outcome = match &existing {
+        None => Outcome::Created,
+        Some(e) => {
+            check_ownership(kind, e.meta(), project, conn.namespace())?;
+            let planned = config_hash(obj.meta());
+            if planned.is_some() && planned == config_hash(e.meta()) {
+                return Ok(Outcome::Unchanged);
+            }
+            if kind == "Job" {
+                // A Job's pod template is immutable: replace the Job.
+                api.delete(&name, &DeleteParams::background())
+                    .await
+                    .map_err(|e| conn.fail("delete", resource.clone(), e))?;
+            }
+            Outcome::Updated
+        }
+    };
+    let mut obj = obj.clone();
+    if let Some(owner) = owner {
+        obj.meta_mut()
+            .owner_references
+            .get_or_insert_with(Vec::new)
+            .push(owner.clone());
+    }
+    api.patch(
+        &name,
+        &PatchParams::apply(labels::KRUN).force(),
+        &Patch::Apply(&obj),
+    )
+    .await
+    .map_err(|e| conn.fail("apply", resource, e))?;
+    Ok(outcome)
+}
+
+/// Deletes `service`'s finished one-shot Jobs from earlier runs (their pods go with them).
+pub async fn delete_finished_jobs(
+    conn: &Connection,
+    project: &str,
+    service: &str,
+) -> Result<(), ClusterError> {
+    let api = conn.api::<Job>();
+    let selector = labels::service_pods(project, service);
+    let jobs = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| conn.fail("list", "jobs", e))?;
+    for job in jobs.items.iter().filter(|j| job_finished(j)) {
+        let name = job.name_any();
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(e) if super::client::is_not_found(&e) => {}
+            Err(e) => return Err(conn.fail("delete", format!("jobs/{name}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a Job reached `Complete` or `Failed`.
+pub fn job_finished(job: &Job) -> bool {
+    job.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::ObjectMeta;
+
+    fn meta(labels: &[(&str, &str)]) -> ObjectMeta {
+        ObjectMeta {
+            name: Some("db".into()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn refuses_foreign_objects() {
+        let ours = meta(&[(labels::MANAGED_BY, "krun"), (labels::PROJECT, "p")]);
+        assert!(check_ownership("Deployment", &ours, "p", "ns").is_ok());
+        let helm = meta(&[(labels::MANAGED_BY, "Helm")]);
+        let err = check_ownership("Deployment", &helm, "p", "ns").unwrap_err();
+        assert!(err.to_string().contains("managed by Helm"), "{err}");
+        assert!(err.to_string().contains("-n"), "{err}");
+        let other = meta(&[(labels::MANAGED_BY, "krun"), (labels::PROJECT, "q")]);
+        let err = check_ownership("Service", &other, "p", "ns").unwrap_err();
+        assert!(err.to_string().contains("project \"q\""), "{err}");
+    }
+}

@@ -1,0 +1,156 @@
+//! Attaching to a running container: input only (piped stdin without a TTY, or a tar into an
+//! init container for bind-mount copies; ended with the v5 close signal), and the interactive
+//! TTY session (raw mode, resize with kubectl's redraw nudge, ctrl-p ctrl-q to detach).
+
+use futures::SinkExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{AttachParams, AttachedProcess, TerminalSize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use super::client::Connection;
+use super::error::ClusterError;
+use super::stdin::{DetachKeys, Input};
+
+/// Buffer for output frames (kube-rs' default of 1 KiB throttles throughput).
+const OUT_BUF: usize = 64 * 1024;
+
+/// How a TTY session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TtyEnd {
+    /// The container closed the stream (it exited).
+    Closed,
+    /// The user typed the detach keys: the pod keeps running.
+    Detached,
+}
+
+async fn attach(
+    conn: &Connection,
+    pod: &str,
+    params: &AttachParams,
+) -> Result<AttachedProcess, ClusterError> {
+    conn.api::<Pod>()
+        .attach(pod, params)
+        .await
+        .map_err(|e| conn.fail("create", format!("pods/{pod}/attach"), e))
+}
+
+/// Sends everything `input` yields to `container`'s stdin, then closes it (EOF reaches the
+/// process), and keeps the connection until the server ends it (the container exited).
+pub async fn send_stdin(
+    conn: &Connection,
+    pod: &str,
+    container: &str,
+    mut input: Input,
+) -> Result<(), ClusterError> {
+    let params = AttachParams::default()
+        .container(container)
+        .stdin(true)
+        .stdout(false)
+        .stderr(false);
+    let mut process = attach(conn, pod, &params).await?;
+    let Some(mut writer) = process.stdin() else {
+        return Ok(());
+    };
+    while let Some(chunk) = input.recv().await {
+        if writer.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+    // Shutting down the writer makes kube-rs send the v5 close frame: EOF for the process.
+    let _ = writer.shutdown().await;
+    let _ = process.join().await;
+    Ok(())
+}
+
+/// The interactive session: the terminal must already be in raw mode. Ends when the container
+/// closes the stream or the user detaches.
+pub async fn tty(
+    conn: &Connection,
+    pod: &str,
+    container: &str,
+    input: Option<Input>,
+) -> Result<TtyEnd, ClusterError> {
+    let params = AttachParams::interactive_tty()
+        .container(container)
+        .stdin(input.is_some())
+        .max_stdout_buf_size(OUT_BUF);
+    let mut process = attach(conn, pod, &params).await?;
+    let mut output = process
+        .stdout()
+        .ok_or_else(|| ClusterError::Config(format!("attach to {pod} gave no output")))?;
+    let writer = process.stdin();
+    if let Some(sizes) = process.terminal_size() {
+        tokio::spawn(resize(sizes));
+    }
+    let (detach_tx, mut detach_rx) = mpsc::channel::<()>(1);
+    let pump = input
+        .zip(writer)
+        .map(|(input, writer)| tokio::spawn(pump_keys(input, writer, detach_tx)));
+    let mut stdout = tokio::io::stdout();
+    let mut buf = vec![0u8; OUT_BUF];
+    let end = loop {
+        tokio::select! {
+            read = output.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break TtyEnd::Closed,
+                Ok(n) => {
+                    if stdout.write_all(&buf[..n]).await.is_err() {
+                        break TtyEnd::Closed;
+                    }
+                    let _ = stdout.flush().await;
+                }
+            },
+            Some(()) = detach_rx.recv() => break TtyEnd::Detached,
+        }
+    };
+    if let Some(p) = pump {
+        p.abort();
+    }
+    process.abort();
+    Ok(end)
+}
+
+/// Forwards typed bytes to the container until EOF or the detach keys.
+async fn pump_keys(
+    mut input: Input,
+    mut writer: tokio::io::WriteHalf<tokio::io::SimplexStream>,
+    detached: mpsc::Sender<()>,
+) {
+    let mut keys = DetachKeys::default();
+    while let Some(chunk) = input.recv().await {
+        let (bytes, detach) = keys.feed(&chunk);
+        if !bytes.is_empty() && writer.write_all(&bytes).await.is_err() {
+            return;
+        }
+        if detach {
+            let _ = detached.send(()).await;
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+/// kubectl's redraw nudge (size+1, then the real size), then every SIGWINCH.
+async fn resize(mut sizes: futures::channel::mpsc::Sender<TerminalSize>) {
+    let Some((width, height)) = crate::term::size() else {
+        return;
+    };
+    let nudge = TerminalSize {
+        width: width.saturating_add(1),
+        height: height.saturating_add(1),
+    };
+    if sizes.send(nudge).await.is_err() || sizes.send(TerminalSize { width, height }).await.is_err()
+    {
+        return;
+    }
+    let Ok(mut winch) = crate::term::resizes() else {
+        return;
+    };
+    while winch.recv().await.is_some() {
+        if let Some((width, height)) = crate::term::size()
+            && sizes.send(TerminalSize { width, height }).await.is_err()
+        {
+            return;
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Bringing dependencies up: each dependency's own `depends_on` edges are awaited, then its
+//! objects are applied; dependencies that do not depend on each other go in parallel (one
+//! level of the dependency graph at a time). Dependencies stay up after the run, as in compose.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::future::try_join_all;
+
+use super::apply::{self, Outcome};
+use super::client::Connection;
+use super::error::ClusterError;
+use super::rollout::Rollouts;
+use super::wait;
+use crate::plan::{Dependency, Object, Plan, Wait, Workload};
+use crate::progress::Progress;
+
+/// Applies and waits for every dependency of `plan`, then for the one-off's own edges.
+pub async fn bring_up(
+    conn: &Connection,
+    plan: &Plan,
+    wait_timeout: Duration,
+    progress: &Progress,
+) -> Result<(), ClusterError> {
+    let rollouts = Rollouts::default();
+    let ctx = Ctx {
+        conn,
+        plan,
+        timeout: wait_timeout,
+        progress,
+        rollouts: &rollouts,
+    };
+    for level in levels(&plan.dependencies) {
+        try_join_all(level.into_iter().map(|dep| start_dependency(&ctx, dep))).await?;
+    }
+    wait_all(&ctx, &plan.one_off.waits).await
+}
+
+/// What every step of bringing dependencies up shares.
+struct Ctx<'a> {
+    conn: &'a Connection,
+    plan: &'a Plan,
+    timeout: Duration,
+    progress: &'a Progress,
+    rollouts: &'a Rollouts,
+}
+
+/// Waits for `waits` in parallel; optional failures become warnings.
+async fn wait_all(ctx: &Ctx<'_>, waits: &[Wait]) -> Result<(), ClusterError> {
+    let warnings = try_join_all(waits.iter().map(|w| {
+        let only = ctx.rollouts.filter(&w.service);
+        wait::edge(
+            ctx.conn,
+            &ctx.plan.project,
+            w,
+            only,
+            ctx.timeout,
+            ctx.progress,
+        )
+    }))
+    .await?;
+    for w in warnings.into_iter().flatten() {
+        ctx.progress.warn(&w);
+    }
+    Ok(())
+}
+
+async fn start_dependency(ctx: &Ctx<'_>, dep: &Dependency) -> Result<(), ClusterError> {
+    let (conn, project, progress) = (ctx.conn, ctx.plan.project.as_str(), ctx.progress);
+    wait_all(ctx, &dep.waits).await?;
+    if let Workload::Job { .. } = dep.workload {
+        apply::delete_finished_jobs(conn, project, &dep.service).await?;
+    }
+    for obj in &dep.objects {
+        let outcome = apply::apply(conn, project, obj, None).await?;
+        let (kind, name) = apply::describe(obj);
+        let word = match (kind, outcome) {
+            ("Deployment" | "Job", Outcome::Unchanged) => "Running",
+            (_, Outcome::Unchanged) => "Unchanged",
+            (_, o) => o.word(),
+        };
+        progress.done(&format!("{kind} {name}"), word);
+        if let (Object::Deployment(_), Outcome::Updated) = (obj, outcome) {
+            ctx.rollouts
+                .record(conn, project, &dep.service, &name)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Groups dependencies so that each one comes after every dependency it waits for.
+fn levels(deps: &[Dependency]) -> Vec<Vec<&Dependency>> {
+    let mut level_of: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut levels: Vec<Vec<&Dependency>> = Vec::new();
+    // The plan lists dependencies in apply order (a dependency's own dependencies first).
+    for dep in deps {
+        let level = dep
+            .waits
+            .iter()
+            .filter_map(|w| level_of.get(w.service.as_str()))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
+        level_of.insert(dep.service.as_str(), level);
+        if levels.len() <= level {
+            levels.resize_with(level + 1, Vec::new);
+        }
+        levels[level].push(dep);
+    }
+    levels
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Condition;
+
+    fn dep(service: &str, waits_on: &[&str]) -> Dependency {
+        Dependency {
+            service: service.into(),
+            objects: vec![],
+            workload: Workload::Deployment {
+                name: service.into(),
+            },
+            waits: waits_on
+                .iter()
+                .map(|s| Wait {
+                    service: s.to_string(),
+                    workload: Workload::Deployment {
+                        name: s.to_string(),
+                    },
+                    condition: Condition::Started,
+                    required: true,
+                    health_budget: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn independent_dependencies_share_a_level() {
+        let deps = vec![
+            dep("db", &[]),
+            dep("cache", &[]),
+            dep("api", &["db"]),
+            dep("x", &["api", "cache"]),
+        ];
+        let names: Vec<Vec<&str>> = levels(&deps)
+            .iter()
+            .map(|l| l.iter().map(|d| d.service.as_str()).collect())
+            .collect();
+        assert_eq!(names, vec![vec!["db", "cache"], vec!["api"], vec!["x"]]);
+    }
+}

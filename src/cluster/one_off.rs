@@ -1,0 +1,272 @@
+//! The one-off: create it (a pod, or a Job under `-d --rm`) with its watch already running,
+//! create the objects it owns, copy bind mounts into its init containers, and follow it to
+//! the start of the command with progress, failing fast when it cannot start.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{DeleteParams, PostParams};
+use kube::{Resource, ResourceExt};
+
+use super::apply;
+use super::client::{Connection, is_not_found};
+use super::copy;
+use super::error::ClusterError;
+use super::events;
+use super::labels;
+use super::status::{self, Exit, Phase};
+use super::watch::{PodWatch, Pods, Selector};
+use crate::plan::{OneOff, Plan};
+use crate::progress::Progress;
+
+/// A created one-off and the watch on its pod.
+pub struct Created {
+    /// The pod's name, or the Job's under `-d --rm`.
+    pub name: String,
+    /// Whether [`Created::name`] is a Job.
+    pub is_job: bool,
+    /// The watch on its pod (started before the create request).
+    pub watch: PodWatch,
+}
+
+/// How far the command got when the start wait returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// The command runs.
+    Running,
+    /// It already finished.
+    Exited(Exit),
+}
+
+/// The pod of a one-off, whatever created it: the only pod the watch sees.
+pub fn the_pod(pods: &Pods) -> Option<(&String, &Pod)> {
+    pods.iter()
+        .find(|(_, p)| !status::terminating(p))
+        .or_else(|| pods.iter().next())
+}
+
+/// Creates the one-off and its owned objects. The watch starts first, so no transition of
+/// the pod is missed.
+pub async fn create(conn: &Connection, plan: &Plan) -> Result<Created, ClusterError> {
+    let one_off = &plan.one_off;
+    let pp = PostParams::default();
+    let (created, owner) = match &one_off.job {
+        Some(job) => {
+            let name = job.name_any();
+            let watch = PodWatch::start(
+                conn,
+                Selector::Labels(format!("{}={name}", labels::JOB_NAME)),
+            );
+            let made = conn
+                .api::<Job>()
+                .create(&pp, job)
+                .await
+                .map_err(|e| create_error(conn, "jobs", &name, e))?;
+            let owner = owner_ref(&made);
+            (
+                Created {
+                    name,
+                    is_job: true,
+                    watch,
+                },
+                owner,
+            )
+        }
+        None => {
+            let name = one_off.pod.name_any();
+            let watch = PodWatch::start(conn, Selector::Name(name.clone()));
+            let made = conn
+                .api::<Pod>()
+                .create(&pp, &one_off.pod)
+                .await
+                .map_err(|e| create_error(conn, "pods", &name, e))?;
+            let owner = owner_ref(&made);
+            (
+                Created {
+                    name,
+                    is_job: false,
+                    watch,
+                },
+                owner,
+            )
+        }
+    };
+    for obj in &one_off.owned {
+        if let Err(e) = apply::apply(conn, &plan.project, obj, owner.as_ref()).await {
+            remove(conn, &created, std::time::Duration::ZERO).await;
+            return Err(e);
+        }
+    }
+    Ok(created)
+}
+
+fn create_error(conn: &Connection, plural: &str, name: &str, e: kube::Error) -> ClusterError {
+    match &e {
+        kube::Error::Api(s) if s.code == 409 => ClusterError::Config(format!(
+            "{plural}/{name} already exists in namespace \"{}\"; pick another --name, or remove \
+             the old one (krun down --remove-orphans)",
+            conn.namespace()
+        )),
+        _ => conn.fail("create", format!("{plural}/{name}"), e),
+    }
+}
+
+fn owner_ref<K: Resource<DynamicType = ()>>(obj: &K) -> Option<OwnerReference> {
+    Some(OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: obj.meta().name.clone()?,
+        uid: obj.meta().uid.clone()?,
+        ..OwnerReference::default()
+    })
+}
+
+/// Deletes the one-off (a Job with its pods) with `grace`; already gone is fine. Errors are
+/// reported, not returned: this runs on cleanup paths that already carry an outcome.
+pub async fn remove(conn: &Connection, created: &Created, grace: std::time::Duration) {
+    let dp = DeleteParams::background().grace_period(grace.as_secs().min(u32::MAX as u64) as u32);
+    let result = if created.is_job {
+        conn.api::<Job>()
+            .delete(&created.name, &dp)
+            .await
+            .map(|_| ())
+    } else {
+        conn.api::<Pod>()
+            .delete(&created.name, &dp)
+            .await
+            .map(|_| ())
+    };
+    match result {
+        Ok(()) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => eprintln!(
+            "krun: could not delete {}: {}; remove it with kubectl delete",
+            created.name,
+            conn.fail("delete", created.name.clone(), e)
+        ),
+    }
+}
+
+/// What the start wait saw.
+enum Seen {
+    /// The next copy's init container runs: send its files.
+    CopyReady,
+    /// The command runs or finished.
+    Started(Started),
+    /// It cannot start.
+    Failed(ClusterError),
+    /// It is stuck; fetch events for the error.
+    Stuck {
+        pod: String,
+        reason: String,
+        message: String,
+    },
+}
+
+/// Follows the pod until the command runs (or already exited), sending bind-mount copies on
+/// the way and reporting progress. Fails fast on stuck pods.
+pub async fn wait_started(
+    conn: &Connection,
+    one_off: &OneOff,
+    created: &mut Created,
+    progress: &Progress,
+) -> Result<Started, ClusterError> {
+    let image = one_off
+        .pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers.iter().find(|c| c.name == one_off.container))
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default();
+    let subject = format!("Container {}", created.name);
+    let mut copies = one_off.copies.iter();
+    let mut copy = copies.next();
+    loop {
+        let seen = created
+            .watch
+            .until(|pods| {
+                let (name, pod) = the_pod(pods)?;
+                if let Some(c) = copy {
+                    match status::init_phase(pod, &c.init_container) {
+                        Some(Ok(())) => return Some(Seen::CopyReady),
+                        Some(Err(exit)) if exit.code != 0 => {
+                            return Some(Seen::Failed(ClusterError::PodFailed {
+                                pod: name.clone(),
+                                reason: format!("copying {} failed", c.source.display()),
+                                message: format!(
+                                    "init container {} exited with {}: {}",
+                                    c.init_container,
+                                    exit.code,
+                                    exit.message.unwrap_or_default()
+                                ),
+                            }));
+                        }
+                        _ => {}
+                    }
+                }
+                match status::phase(pod, &one_off.container) {
+                    Phase::Unscheduled => {
+                        progress.step(&subject, "Waiting to be scheduled");
+                        None
+                    }
+                    Phase::Waiting { reason } => {
+                        match reason.as_deref() {
+                            Some("ContainerCreating") => progress.pull(&subject, &image),
+                            Some("PodInitializing") => progress.step(&subject, "Initializing"),
+                            _ => progress.step(&subject, "Scheduled"),
+                        }
+                        None
+                    }
+                    Phase::Running { .. } => Some(Seen::Started(Started::Running)),
+                    Phase::Exited(e) => Some(Seen::Started(Started::Exited(e))),
+                    Phase::PodFailed { reason, message } => {
+                        Some(Seen::Failed(ClusterError::PodFailed {
+                            pod: name.clone(),
+                            reason,
+                            message,
+                        }))
+                    }
+                    Phase::Stuck { reason, message } => Some(Seen::Stuck {
+                        pod: name.clone(),
+                        reason,
+                        message,
+                    }),
+                }
+            })
+            .await?;
+        match seen {
+            Seen::CopyReady => {
+                if let Some(c) = copy {
+                    let pod = the_pod(&created.watch.current())
+                        .map(|(n, _)| n.clone())
+                        .unwrap_or_else(|| created.name.clone());
+                    progress.step(&subject, &format!("Copying {}", c.source.display()));
+                    copy::run(conn, &pod, c).await?;
+                }
+                copy = copies.next();
+            }
+            Seen::Started(s) => {
+                let word = match s {
+                    Started::Running => "Started",
+                    Started::Exited(_) => "Exited",
+                };
+                progress.done(&subject, word);
+                return Ok(s);
+            }
+            Seen::Failed(e) => return Err(e),
+            Seen::Stuck {
+                pod,
+                reason,
+                message,
+            } => {
+                let events = events::recent(conn, &pod).await;
+                return Err(ClusterError::CannotStart {
+                    pod,
+                    reason,
+                    message,
+                    events,
+                });
+            }
+        }
+    }
+}

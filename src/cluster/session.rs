@@ -1,0 +1,213 @@
+//! The command's session once it runs: streams (TTY attach, or logs plus stdin attach),
+//! signal forwarding, and the exit code read from the pod status (attach carries none).
+//!
+//! Signals without a TTY: the first SIGINT/SIGTERM/SIGHUP is forwarded to the container's
+//! PID 1 (`exec kill -s SIG 1`, falling back to a graceful delete with `stop_grace_period`);
+//! the second deletes the pod at once and ends the run with 130.
+
+use std::future::Future;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{AttachParams, DeleteParams};
+use tokio::io::AsyncReadExt;
+
+use super::attach::{self, TtyEnd};
+use super::client::{Connection, is_not_found};
+use super::error::ClusterError;
+use super::logs;
+use super::one_off::{Created, Started, the_pod};
+use super::signals::{Sig, Signals};
+use super::status::{self, Exit, Phase};
+use super::stdin;
+use crate::plan::OneOff;
+use crate::progress::Progress;
+
+/// How the session ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// The container exited.
+    Exited(Exit),
+    /// The user detached (TTY): the pod keeps running.
+    Detached,
+}
+
+/// Forwards signals to the running container; the second one gives up on it.
+struct Forwarder<'a> {
+    conn: &'a Connection,
+    pod: String,
+    container: &'a str,
+    grace: Duration,
+    received: u32,
+}
+
+impl Forwarder<'_> {
+    async fn handle(&mut self, sig: Sig) -> Result<(), ClusterError> {
+        self.received += 1;
+        if self.received > 1 {
+            let dp = DeleteParams::background().grace_period(0);
+            match self.conn.api::<Pod>().delete(&self.pod, &dp).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(self.conn.fail("delete", format!("pods/{}", self.pod), e)),
+            }
+            return Err(ClusterError::Interrupted);
+        }
+        if !self.kill(sig).await {
+            let grace = self.grace.as_secs().min(u32::MAX as u64) as u32;
+            let dp = DeleteParams::background().grace_period(grace);
+            match self.conn.api::<Pod>().delete(&self.pod, &dp).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(self.conn.fail("delete", format!("pods/{}", self.pod), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// `kill -s SIG 1` in the container; false when the image cannot do it.
+    async fn kill(&self, sig: Sig) -> bool {
+        let params = AttachParams::default()
+            .container(self.container)
+            .stdout(false)
+            .stderr(true);
+        let command = ["kill", "-s", sig.name(), "1"];
+        let Ok(mut process) = self
+            .conn
+            .api::<Pod>()
+            .exec(&self.pod, command, &params)
+            .await
+        else {
+            return false;
+        };
+        let status = process.take_status();
+        if let Some(mut err) = process.stderr() {
+            let mut sink = Vec::new();
+            let _ = err.read_to_end(&mut sink).await;
+        }
+        let ok = match status {
+            Some(s) => s
+                .await
+                .is_some_and(|s| s.status.as_deref() == Some("Success")),
+            None => false,
+        };
+        let _ = process.join().await;
+        ok
+    }
+}
+
+/// Runs `fut` while forwarding signals to the container.
+async fn forwarding<T>(
+    fut: impl Future<Output = Result<T, ClusterError>>,
+    signals: &mut Signals,
+    forwarder: &mut Forwarder<'_>,
+) -> Result<T, ClusterError> {
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        tokio::select! {
+            r = &mut fut => return r,
+            sig = signals.recv() => forwarder.handle(sig).await?,
+        }
+    }
+}
+
+/// Streams the running (or already finished) command and returns how it ended.
+pub async fn run(
+    conn: &Connection,
+    one_off: &OneOff,
+    created: &mut Created,
+    started: Started,
+    progress: &Progress,
+    signals: &mut Signals,
+) -> Result<Ending, ClusterError> {
+    let pod = the_pod(&created.watch.current())
+        .map(|(n, _)| n.clone())
+        .unwrap_or_else(|| created.name.clone());
+    let container = one_off.container.as_str();
+    let mut forwarder = Forwarder {
+        conn,
+        pod: pod.clone(),
+        container,
+        grace: one_off.grace_period,
+        received: 0,
+    };
+    let running = started == Started::Running;
+    if one_off.io.tty && running {
+        progress.clear();
+        if !progress.is_quiet() {
+            eprintln!("If you don't see a command prompt, try pressing enter.");
+        }
+        let input = one_off.io.interactive.then(stdin::spawn);
+        let raw = crate::term::RawMode::enable()
+            .map_err(|e| ClusterError::local("putting the terminal in raw mode", e))?;
+        let session = attach::tty(conn, &pod, container, input);
+        let end = forwarding(session, signals, &mut forwarder).await;
+        drop(raw);
+        match end {
+            Ok(TtyEnd::Detached) => {
+                eprintln!(
+                    "\r\nDetached from {pod}; it keeps running. Re-attach with: kubectl attach -it \
+                     {pod} -c {container} -n {}",
+                    conn.namespace()
+                );
+                return Ok(Ending::Detached);
+            }
+            Ok(TtyEnd::Closed) => {}
+            // The container may have exited before the attach: show its output instead.
+            Err(e) if !exited(&created.watch.current(), container) => return Err(e),
+            Err(_) => print_logs(conn, &pod, container, signals, &mut forwarder).await?,
+        }
+    } else {
+        let stdin_task = (one_off.io.interactive && running).then(|| {
+            let conn = conn.clone();
+            let (pod, container) = (pod.clone(), container.to_string());
+            tokio::spawn(async move {
+                // Attach fails harmlessly if the command already exited.
+                let _ = attach::send_stdin(&conn, &pod, &container, stdin::spawn()).await;
+            })
+        });
+        let printed = print_logs(conn, &pod, container, signals, &mut forwarder).await;
+        if let Some(t) = stdin_task {
+            t.abort();
+        }
+        printed?;
+    }
+    let exit = forwarding(
+        created.watch.until(|pods| match the_pod(pods) {
+            None => Some(Err(ClusterError::PodDeleted(pod.clone()))),
+            Some((_, p)) => match status::phase(p, container) {
+                Phase::Exited(e) => Some(Ok(e)),
+                Phase::PodFailed { reason, message } => Some(Err(ClusterError::PodFailed {
+                    pod: pod.clone(),
+                    reason,
+                    message,
+                })),
+                _ => None,
+            },
+        }),
+        signals,
+        &mut forwarder,
+    )
+    .await??;
+    Ok(Ending::Exited(exit))
+}
+
+fn exited(pods: &super::watch::Pods, container: &str) -> bool {
+    the_pod(pods).is_some_and(|(_, p)| matches!(status::phase(p, container), Phase::Exited(_)))
+}
+
+async fn print_logs(
+    conn: &Connection,
+    pod: &str,
+    container: &str,
+    signals: &mut Signals,
+    forwarder: &mut Forwarder<'_>,
+) -> Result<(), ClusterError> {
+    let mut stdout = tokio::io::stdout();
+    forwarding(
+        logs::follow(conn, pod, container, &mut stdout),
+        signals,
+        forwarder,
+    )
+    .await
+}

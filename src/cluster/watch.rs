@@ -1,0 +1,171 @@
+//! One watch on pods (by name or by labels), kept alive across dropped connections and
+//! expired resourceVersions, publishing the current set of matching pods. Starting it before
+//! the pod is created means no state change can be missed, with a single request.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{WatchEvent, WatchParams};
+use kube::{Api, ResourceExt};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::client::Connection;
+use super::error::ClusterError;
+
+/// How often [`PodWatch::until`] re-evaluates without a change (compose polls every 500ms).
+pub const RECHECK: Duration = Duration::from_millis(500);
+
+/// Consecutive failed (re)connections before the watch gives up.
+const MAX_RETRIES: u32 = 5;
+
+/// Which pods to watch.
+#[derive(Debug, Clone)]
+pub enum Selector {
+    /// `metadata.name=<name>`.
+    Name(String),
+    /// A label selector.
+    Labels(String),
+}
+
+/// The current pods matching a [`Selector`], by name.
+pub type Pods = BTreeMap<String, Pod>;
+
+/// A running watch; dropping it stops the watch.
+pub struct PodWatch {
+    rx: watch::Receiver<Pods>,
+    task: Option<JoinHandle<Result<(), ClusterError>>>,
+}
+
+impl Drop for PodWatch {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+impl PodWatch {
+    /// Starts watching now (the request is sent before this returns to the runtime).
+    pub fn start(conn: &Connection, selector: Selector) -> Self {
+        let (tx, rx) = watch::channel(Pods::new());
+        let task = tokio::spawn(run(conn.clone(), selector, tx));
+        PodWatch {
+            rx,
+            task: Some(task),
+        }
+    }
+
+    /// Waits until `f` returns `Some` for the current pods, re-evaluating it on every change
+    /// and at least every [`RECHECK`] (for conditions that depend on elapsed time).
+    pub async fn until<T>(
+        &mut self,
+        mut f: impl FnMut(&Pods) -> Option<T>,
+    ) -> Result<T, ClusterError> {
+        loop {
+            if let Some(v) = f(&self.rx.borrow_and_update()) {
+                return Ok(v);
+            }
+            if let Ok(Err(_)) = tokio::time::timeout(RECHECK, self.rx.changed()).await {
+                return Err(self.failure().await);
+            }
+        }
+    }
+
+    /// The current pods.
+    pub fn current(&self) -> Pods {
+        self.rx.borrow().clone()
+    }
+
+    async fn failure(&mut self) -> ClusterError {
+        match self.task.take() {
+            Some(task) => match task.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) | Err(_) => ClusterError::Config("the pod watch stopped".into()),
+            },
+            None => ClusterError::Config("the pod watch stopped".into()),
+        }
+    }
+}
+
+async fn run(
+    conn: Connection,
+    selector: Selector,
+    tx: watch::Sender<Pods>,
+) -> Result<(), ClusterError> {
+    let api: Api<Pod> = conn.api();
+    let (params, what) = match &selector {
+        Selector::Name(n) => (
+            WatchParams::default().fields(&format!("metadata.name={n}")),
+            format!("pods/{n}"),
+        ),
+        Selector::Labels(l) => (WatchParams::default().labels(l), format!("pods -l {l}")),
+    };
+    let params = params.timeout(290);
+    let mut version = "0".to_string();
+    let mut failures = 0u32;
+    loop {
+        let stream = match api.watch(&params, &version).await {
+            Ok(s) => s,
+            Err(e) => {
+                failures += 1;
+                if failures > MAX_RETRIES || is_fatal(&e) {
+                    return Err(conn.fail("watch", what, e));
+                }
+                tokio::time::sleep(backoff(failures)).await;
+                continue;
+            }
+        };
+        let mut stream = std::pin::pin!(stream.into_stream());
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(WatchEvent::Added(p)) | Ok(WatchEvent::Modified(p)) => {
+                    failures = 0;
+                    version = p.resource_version().unwrap_or(version);
+                    tx.send_modify(|pods| {
+                        pods.insert(p.name_any(), p);
+                    });
+                }
+                Ok(WatchEvent::Deleted(p)) => {
+                    version = p.resource_version().unwrap_or(version);
+                    tx.send_modify(|pods| {
+                        pods.remove(&p.name_any());
+                    });
+                }
+                Ok(WatchEvent::Bookmark(b)) => version = b.metadata.resource_version,
+                Ok(WatchEvent::Error(status)) if status.code == 410 => {
+                    // Too old: start over from the current state, forgetting what we had.
+                    version = "0".into();
+                    tx.send_modify(Pods::clear);
+                    break;
+                }
+                Ok(WatchEvent::Error(status)) => {
+                    return Err(conn.fail("watch", what, kube::Error::Api(status)));
+                }
+                Err(_) => {
+                    failures += 1;
+                    break;
+                }
+            }
+        }
+        if failures > MAX_RETRIES {
+            return Err(ClusterError::Config(format!(
+                "the watch on {what} kept failing; check the connection to {}",
+                conn.target.server
+            )));
+        }
+        if failures > 0 {
+            tokio::time::sleep(backoff(failures)).await;
+        }
+    }
+}
+
+fn is_fatal(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if (400..500).contains(&s.code) && s.code != 429)
+}
+
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(100 * 2u64.pow(failures.min(5)))
+}

@@ -1,0 +1,323 @@
+//! The compose loader conformance cases (`tests/data/compose-loader-cases.yaml`, checked against
+//! compose-go as docker compose drives it): `config` cases through the real `krun config
+//! --format json`, `run` cases through the library with the run selection; every case also
+//! through the library for what the JSON model does not show (working dir, compose files).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use indexmap::IndexMap;
+use krun::compose::{self, LoadOptions, Selection};
+use serde_json::Value;
+
+const CASES: &str = include_str!("data/compose-loader-cases.yaml");
+
+fn cases() -> Vec<Value> {
+    let docs = compose::yaml::parse(CASES).expect("the cases file parses");
+    let root = docs.into_iter().next().expect("one document").value;
+    root["cases"].as_array().cloned().expect("a list of cases")
+}
+
+/// Replaces `<PROJECT_DIR>` in every string of `v`.
+fn placeholder(v: &Value, dir: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace("<PROJECT_DIR>", dir)),
+        Value::Array(items) => Value::Array(items.iter().map(|i| placeholder(i, dir)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), placeholder(v, dir)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Deep subset match as the cases file defines it.
+fn subset(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e.iter().try_for_each(|(k, ev)| match a.get(k) {
+            Some(av) => subset(ev, av, &format!("{path}.{k}")),
+            None => Err(format!("{path}.{k}: missing (have {actual})")),
+        }),
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => e
+            .iter()
+            .zip(a)
+            .enumerate()
+            .try_for_each(|(i, (ev, av))| subset(ev, av, &format!("{path}[{i}]"))),
+        (e, a) if e == a => Ok(()),
+        (e, a) => Err(format!("{path}: expected {e}, got {a}")),
+    }
+}
+
+struct Case {
+    id: String,
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+    env: IndexMap<String, String>,
+    args: Value,
+    expect: Option<Value>,
+    expect_error: Option<String>,
+    expect_warnings: Vec<String>,
+    expect_absent: Vec<String>,
+}
+
+fn prepare(raw: &Value) -> Case {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let base = tmp.path().canonicalize().expect("canonical temp dir");
+    let dir = base.join(raw["root_dir_name"].as_str().unwrap_or("proj"));
+    std::fs::create_dir_all(&dir).expect("project dir");
+    for (name, content) in raw["files"].as_object().into_iter().flatten() {
+        let path = dir.join(name);
+        if name.ends_with('/') {
+            std::fs::create_dir_all(&path).expect("dir");
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("parent dir");
+        }
+        std::fs::write(&path, content.as_str().unwrap_or_default()).expect("write file");
+    }
+    let shown = dir.display().to_string();
+    let env = placeholder(&raw["env"], &shown)
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|s| s.replace("<PROJECT_DIR>", &shown))
+            .collect()
+    };
+    Case {
+        id: raw["id"].as_str().unwrap_or_default().to_string(),
+        _tmp: tmp,
+        env,
+        args: placeholder(&raw["args"], &shown),
+        expect: raw.get("expect").map(|e| placeholder(e, &shown)),
+        expect_error: raw["expect_error"]
+            .as_str()
+            .map(|e| e.replace("<PROJECT_DIR>", &shown)),
+        expect_warnings: strings(&raw["expect_warnings"]),
+        expect_absent: strings(&raw["expect_absent"]),
+        dir,
+    }
+}
+
+impl Case {
+    fn cwd(&self) -> PathBuf {
+        match self.args["cwd"].as_str() {
+            Some(c) => self.dir.join(c),
+            None => self.dir.clone(),
+        }
+    }
+
+    fn list(&self, key: &str) -> Vec<String> {
+        self.args[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn is_run(&self) -> bool {
+        self.args["command"].as_str() == Some("run")
+    }
+
+    fn options(&self) -> LoadOptions {
+        LoadOptions {
+            files: self.list("files").into_iter().map(PathBuf::from).collect(),
+            project_name: self.args["project_name"].as_str().map(str::to_string),
+            project_directory: self.args["project_directory"].as_str().map(PathBuf::from),
+            env_files: self
+                .list("env_files")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            profiles: self.list("profiles"),
+            cwd: self.cwd(),
+            env: self.env.clone(),
+            stdin: None,
+            selection: match self.args["service"].as_str() {
+                Some(s) if self.is_run() => Selection::Run(s.to_string()),
+                _ => Selection::All,
+            },
+        }
+    }
+
+    /// `krun [globals] config --format json`: (model with `$$` undone, stderr) or the error.
+    fn run_binary(&self) -> Result<(Value, String), String> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_krun"));
+        cmd.env_clear().envs(&self.env).current_dir(self.cwd());
+        // the globals after the subcommand: see NOTES-loader.md for `krun -f x config`
+        cmd.args(["config", "--format", "json"]);
+        if let Some(name) = self.args["project_name"].as_str() {
+            cmd.args(["--project-name", name]);
+        }
+        for f in self.list("files") {
+            cmd.args(["-f", &f]);
+        }
+        for p in self.list("profiles") {
+            cmd.args(["--profile", &p]);
+        }
+        for e in self.list("env_files") {
+            cmd.args(["--env-file", &e]);
+        }
+        if let Some(d) = self.args["project_directory"].as_str() {
+            cmd.args(["--project-directory", d]);
+        }
+        let out = cmd.output().map_err(|e| format!("cannot run krun: {e}"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            return Err(stderr);
+        }
+        let model: Value = serde_json::from_slice(&out.stdout)
+            .map_err(|e| format!("stdout is not JSON ({e}): {stderr}"))?;
+        Ok((undouble(&model), stderr))
+    }
+}
+
+fn undouble(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace("$$", "$")),
+        Value::Array(items) => Value::Array(items.iter().map(undouble).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), undouble(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Checks a model (and its warnings) against the case's `expect`.
+fn check_model(case: &Case, model: &Value, warnings: &str) -> Result<(), String> {
+    let expect = case
+        .expect
+        .as_ref()
+        .ok_or("succeeded but an error was expected")?;
+    if let Some(name) = expect.get("name") {
+        subset(name, &model["name"], "name")?;
+    }
+    if let Some(enabled) = expect.get("services_enabled") {
+        let mut names: Vec<Value> = model["services"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| Value::String(k.clone()))
+            .collect();
+        names.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        subset(enabled, &Value::Array(names), "services_enabled")?;
+    }
+    for key in ["services", "volumes", "networks"] {
+        if let Some(e) = expect.get(key) {
+            subset(e, &model[key], key)?;
+        }
+    }
+    for absent in &case.expect_absent {
+        let pointer = format!("/{}", absent.replace('.', "/"));
+        if model.pointer(&pointer).is_some() {
+            return Err(format!("{absent} should be absent"));
+        }
+    }
+    for w in &case.expect_warnings {
+        if !warnings.contains(w.as_str()) {
+            return Err(format!("missing warning {w:?} in {warnings:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_error(case: &Case, result: Result<(), String>, error: &str) -> Result<(), String> {
+    match (&case.expect_error, result) {
+        (Some(want), _) if error.contains(want.as_str()) => Ok(()),
+        (Some(want), _) => Err(format!("error {error:?} does not contain {want:?}")),
+        (None, _) => Err(format!("unexpected error: {error}")),
+    }
+}
+
+fn check_library(case: &Case) -> Result<(), String> {
+    match compose::load(&case.options()) {
+        Ok(loaded) => {
+            check_model(case, &loaded.model, &loaded.warnings.join("\n"))?;
+            let expect = case
+                .expect
+                .as_ref()
+                .ok_or("succeeded but an error was expected")?;
+            if let Some(wd) = expect.get("working_dir") {
+                subset(
+                    wd,
+                    &Value::String(loaded.working_dir.display().to_string()),
+                    "working_dir",
+                )?;
+            }
+            if let Some(files) = expect.get("compose_files") {
+                let got: Vec<Value> = loaded
+                    .compose_files
+                    .iter()
+                    .map(|f| Value::String(f.display().to_string()))
+                    .collect();
+                subset(files, &Value::Array(got), "compose_files")?;
+            }
+            Ok(())
+        }
+        Err(e) => check_error(case, Err(String::new()), &e.to_string()),
+    }
+}
+
+fn check_binary(case: &Case) -> Result<(), String> {
+    match case.run_binary() {
+        Ok((model, stderr)) => check_model(case, &model, &stderr),
+        Err(stderr) => check_error(case, Err(String::new()), &stderr),
+    }
+}
+
+#[test]
+fn every_conformance_case_passes() {
+    let all = cases();
+    assert_eq!(all.len(), 87, "the conformance set has 87 cases");
+    let mut failures = Vec::new();
+    for raw in &all {
+        let case = prepare(raw);
+        let mut outcome = check_library(&case).map_err(|e| format!("library: {e}"));
+        if outcome.is_ok() && !case.is_run() {
+            outcome = check_binary(&case).map_err(|e| format!("binary: {e}"));
+        }
+        if let Err(e) = outcome {
+            failures.push(format!("{}: {e}", case.id));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        all.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn subset_matching_is_strict_about_types_and_lengths() {
+    let actual = serde_json::json!({"a": {"p": "80", "n": null, "l": [1, 2]}});
+    assert!(
+        subset(
+            &serde_json::json!({"a": {"p": "80", "n": null}}),
+            &actual,
+            ""
+        )
+        .is_ok()
+    );
+    assert!(subset(&serde_json::json!({"a": {"p": 80}}), &actual, "").is_err());
+    assert!(subset(&serde_json::json!({"a": {"l": [1]}}), &actual, "").is_err());
+    assert!(subset(&serde_json::json!({"a": {"x": null}}), &actual, "").is_err());
+}
