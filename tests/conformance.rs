@@ -1,7 +1,8 @@
 //! The compose loader conformance cases (`tests/data/compose-loader-cases.yaml`, checked against
 //! compose-go as docker compose drives it): `config` cases through the real `krun config
 //! --format json`, `run` cases through the library with the run selection; every case also
-//! through the library for what the JSON model does not show (working dir, compose files).
+//! through the library for what the JSON model does not show (working dir, compose files), and
+//! every loaded model must deserialise into the typed model (`compose::model`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -250,6 +251,8 @@ fn check_library(case: &Case) -> Result<(), String> {
     match compose::load(&case.options()) {
         Ok(loaded) => {
             check_model(case, &loaded.model, &loaded.warnings.join("\n"))?;
+            compose::model::Project::from_canonical(&loaded.model)
+                .map_err(|e| format!("the typed model rejects the canonical JSON: {e}"))?;
             let expect = case
                 .expect
                 .as_ref()

@@ -248,3 +248,58 @@ fn the_validator_catches_broken_objects() {
         "{problems:#?}"
     );
 }
+
+/// Runs the `krun` binary in a case directory.
+fn krun_in(case: &str, args: &[&str]) -> std::process::Output {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/plan")
+        .join(case);
+    assert_cmd::Command::cargo_bin("krun")
+        .expect("the krun binary")
+        .current_dir(dir)
+        .env_remove("KUBECONFIG")
+        .env("HOME", "/nonexistent")
+        .args(args)
+        .output()
+        .expect("krun runs")
+}
+
+#[test]
+fn dry_run_prints_one_list_and_contacts_nothing() {
+    let out = krun_in("stack-django", &["--dry-run", "-o", "json", "web", "true"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(list["kind"], "List");
+    let kinds: Vec<&str> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["kind"].as_str())
+        .collect();
+    assert_eq!(kinds.last(), Some(&"Pod"));
+    assert!(
+        kinds.contains(&"Job") && kinds.contains(&"Deployment"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn dry_run_on_bad_input_exits_1_without_a_partial_list() {
+    let out = krun_in("network-mode-service", &["--dry-run", "web"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("network_mode") && stderr.contains("service:vpn"),
+        "{stderr}"
+    );
+}

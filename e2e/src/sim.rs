@@ -161,7 +161,8 @@ impl SimHandle {
     pub async fn shutdown(mut self) {
         self.sim.shutdown.cancel();
         let tasks = std::mem::take(&mut self.tasks);
-        let _ = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(tasks)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(tasks)).await;
     }
 }
 
@@ -261,7 +262,8 @@ fn kubernetes_service() -> Value {
 /// The node object `kube-sim`: Ready, with the capacity `kubectl describe node` shows.
 fn node() -> Value {
     let now = crate::store::timestamp();
-    let resources = json!({"cpu": "8", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"});
+    let resources =
+        json!({"cpu": "8", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"});
     json!({
         "apiVersion": "v1",
         "kind": "Node",

@@ -195,7 +195,10 @@ impl Store {
 
     /// One object, if present.
     pub fn get(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
-        self.lock().objects.get(&Key::new(resource, namespace, name)).cloned()
+        self.lock()
+            .objects
+            .get(&Key::new(resource, namespace, name))
+            .cloned()
     }
 
     /// All objects of `resource` (in `namespace`, or in all namespaces for `None`) that `filter`
@@ -264,7 +267,11 @@ impl Store {
         let rv = inner.rv;
         let meta = metadata_mut(&mut object);
         meta.insert("name".into(), json!(name));
-        if meta.get("uid").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if meta
+            .get("uid")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             meta.insert("uid".into(), json!(new_uid()));
         }
         meta.insert("resourceVersion".into(), json!(rv.to_string()));
@@ -434,7 +441,13 @@ impl Store {
         inner.rv += 1;
         let rv = inner.rv;
         metadata_mut(&mut object).insert("resourceVersion".into(), json!(rv.to_string()));
-        self.publish(&mut inner, EventKind::Deleted, key, object.clone(), Some(previous));
+        self.publish(
+            &mut inner,
+            EventKind::Deleted,
+            key,
+            object.clone(),
+            Some(previous),
+        );
         Ok(object)
     }
 
@@ -482,7 +495,14 @@ impl Store {
 
     /// Stores a changed object under the next resourceVersion (removing it instead when its
     /// deletion is complete) and publishes the event.
-    fn commit(&self, inner: &mut Inner, resource: &str, key: Key, old: Value, mut new: Value) -> Value {
+    fn commit(
+        &self,
+        inner: &mut Inner,
+        resource: &str,
+        key: Key,
+        old: Value,
+        mut new: Value,
+    ) -> Value {
         inner.rv += 1;
         let rv = inner.rv;
         metadata_mut(&mut new).insert("resourceVersion".into(), json!(rv.to_string()));
@@ -533,7 +553,11 @@ fn deletion_complete(resource: &str, object: &Value) -> bool {
         .and_then(Value::as_array)
         .is_none_or(|f| f.is_empty());
     let stopped = match resource {
-        "pods" => meta.get("deletionGracePeriodSeconds").and_then(Value::as_i64) == Some(0),
+        "pods" => {
+            meta.get("deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                == Some(0)
+        }
         // The namespace controller empties `spec.finalizers` once the contents are gone.
         "namespaces" => object
             .pointer("/spec/finalizers")
@@ -559,7 +583,10 @@ fn spec_changed(old: &Value, new: &Value) -> bool {
 
 /// The string at a JSON pointer, or `""` (names, namespaces and versions are all strings).
 pub fn str_at<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 /// `object.metadata` as a map, created (and `object` made an object) if missing.
@@ -646,7 +673,10 @@ mod tests {
         let mut stale = created.clone();
         stale["metadata"]["resourceVersion"] = json!("1");
         stale["spec"]["x"] = json!(1);
-        assert!(matches!(store.update("pods", stale), Err(StoreError::Conflict { .. })));
+        assert!(matches!(
+            store.update("pods", stale),
+            Err(StoreError::Conflict { .. })
+        ));
         let mut changed = created;
         changed["spec"]["x"] = json!(1);
         let changed = store.update("pods", changed).unwrap();

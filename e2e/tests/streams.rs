@@ -24,6 +24,31 @@ async fn read_until(reader: &mut (impl tokio::io::AsyncRead + Unpin), needle: &s
     String::from_utf8_lossy(&seen).into_owned()
 }
 
+/// A minimal ustar archive of regular files (what krun streams into its sync init container).
+fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, data) in files {
+        let mut header = [0u8; 512];
+        header[..name.len()].copy_from_slice(name.as_bytes());
+        header[100..108].copy_from_slice(b"0000644\0");
+        header[108..116].copy_from_slice(b"0000000\0");
+        header[116..124].copy_from_slice(b"0000000\0");
+        header[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        header[136..148].copy_from_slice(b"00000000000\0");
+        header[148..156].copy_from_slice(b"        ");
+        header[156] = b'0';
+        header[257..263].copy_from_slice(b"ustar\0");
+        header[263..265].copy_from_slice(b"00");
+        let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+        header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
 fn stdin_pod(name: &str, script: &str, tty: bool) -> serde_json::Value {
     let mut pod = shell_pod(name, script);
     pod["spec"]["containers"][0]["stdin"] = json!(true);
@@ -36,17 +61,23 @@ fn stdin_pod(name: &str, script: &str, tty: bool) -> serde_json::Value {
 async fn attach_delivers_only_new_output_and_v5_close_ends_stdin() {
     bounded(60, async {
         let cluster = Cluster::start().await;
-        cluster.create(stdin_pod("cat", "echo banner; cat; echo done", false)).await;
+        cluster
+            .create(stdin_pod("cat", "echo banner; cat; echo done", false))
+            .await;
         cluster.wait("cat", 20, |p| phase(p) == "Running").await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let params = AttachParams::default().stdin(true).stdout(true).stderr(false);
+        let params = AttachParams::default()
+            .stdin(true)
+            .stdout(true)
+            .stderr(false);
         let mut attached = cluster.pods.attach("cat", &params).await.unwrap();
         let mut stdin = attached.stdin().unwrap();
         let mut stdout = attached.stdout().unwrap();
         let status = attached.take_status().unwrap();
         stdin.write_all(b"hello\n").await.unwrap();
         stdin.write_all(b"world\n").await.unwrap();
-        drop(stdin); // kube-rs sends the v5 close frame [255, 0]
+        // Shut the writer down (dropping a split half is not EOF): kube-rs then sends [255, 0].
+        stdin.shutdown().await.unwrap();
         let mut out = String::new();
         stdout.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello\nworld\ndone\n");
@@ -54,8 +85,85 @@ async fn attach_delivers_only_new_output_and_v5_close_ends_stdin() {
         assert_eq!(status.status.as_deref(), Some("Success"));
         attached.join().await.unwrap();
         cluster.wait("cat", 20, |p| phase(p) == "Succeeded").await;
-        let log = cluster.pods.logs("cat", &LogParams::default()).await.unwrap();
+        let log = cluster
+            .pods
+            .logs("cat", &LogParams::default())
+            .await
+            .unwrap();
         assert_eq!(log, "banner\nhello\nworld\ndone\n");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tar_attached_to_an_init_container_seeds_the_volume() {
+    bounded(60, async {
+        let cluster = Cluster::start().await;
+        if !cluster.isolated_or_skip("a_tar_attached_to_an_init_container_seeds_the_volume") {
+            return;
+        }
+        cluster
+            .create(json!({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "synced"},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "volumes": [{"name": "src", "emptyDir": {}}],
+                    "initContainers": [{"name": "sync", "image": "busybox:1.36",
+                        "command": ["tar", "-x", "-f", "-", "-C", "/dst"], "stdin": true, "stdinOnce": true,
+                        "volumeMounts": [{"name": "src", "mountPath": "/dst"}]}],
+                    "containers": [{"name": "main", "image": "busybox:1.36", "workingDir": "/app",
+                        "command": ["sh", "-c", "cat hello.txt"],
+                        "volumeMounts": [{"name": "src", "mountPath": "/app"}]}],
+                },
+            }))
+            .await;
+        let pod = cluster
+            .wait("synced", 20, |p| {
+                kubelet_support::container(p, "sync")
+                    .and_then(|c| c.state.as_ref())
+                    .is_some_and(|s| s.running.is_some())
+            })
+            .await;
+        assert_eq!(phase(&pod), "Pending");
+        let err = cluster.pods.logs("synced", &LogParams::default()).await.unwrap_err();
+        assert!(
+            err.to_string().contains("container \"main\" in pod \"synced\" is waiting to start: PodInitializing"),
+            "{err}"
+        );
+        let params = AttachParams::default().container("sync").stdin(true).stdout(false).stderr(false);
+        let mut attached = cluster.pods.attach("synced", &params).await.unwrap();
+        let mut stdin = attached.stdin().unwrap();
+        stdin.write_all(&tar(&[("hello.txt", b"from the tar\n")])).await.unwrap();
+        stdin.shutdown().await.unwrap();
+        let status = attached.take_status().unwrap().await.unwrap();
+        assert_eq!(status.status.as_deref(), Some("Success"));
+        cluster.wait("synced", 20, |p| phase(p) == "Succeeded").await;
+        let out = cluster.pods.logs("synced", &LogParams::default()).await.unwrap();
+        assert_eq!(out, "from the tar\n");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_options_select_lines_and_bytes() {
+    bounded(60, async {
+        let cluster = Cluster::start().await;
+        cluster.create(shell_pod("lines", "echo a; echo b; echo c")).await;
+        cluster.wait("lines", 20, |p| phase(p) == "Succeeded").await;
+        let logs = |params: LogParams| {
+            let pods = cluster.pods.clone();
+            async move { pods.logs("lines", &params).await.unwrap() }
+        };
+        assert_eq!(logs(LogParams { tail_lines: Some(2), ..LogParams::default() }).await, "b\nc\n");
+        assert_eq!(logs(LogParams { limit_bytes: Some(3), ..LogParams::default() }).await, "a\nb");
+        let stamped = logs(LogParams { timestamps: true, ..LogParams::default() }).await;
+        for line in stamped.lines() {
+            let (time, text) = line.split_once(' ').unwrap();
+            assert!(time.parse::<jiff::Timestamp>().is_ok(), "{line}");
+            assert!(["a", "b", "c"].contains(&text), "{line}");
+        }
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(logs(LogParams { since_seconds: Some(1), ..LogParams::default() }).await, "");
     })
     .await;
 }
@@ -66,12 +174,28 @@ async fn tty_attach_resizes_the_pty() {
         let cluster = Cluster::start().await;
         cluster.create(stdin_pod("shell", "sh", true)).await;
         cluster.wait("shell", 20, |p| phase(p) == "Running").await;
-        let mut attached = cluster.pods.attach("shell", &AttachParams::interactive_tty()).await.unwrap();
+        let mut attached = cluster
+            .pods
+            .attach("shell", &AttachParams::interactive_tty())
+            .await
+            .unwrap();
         let mut resize = attached.terminal_size().unwrap();
         let mut stdin = attached.stdin().unwrap();
         let mut stdout = attached.stdout().unwrap();
-        resize.send(TerminalSize { width: 101, height: 31 }).await.unwrap();
-        resize.send(TerminalSize { width: 100, height: 30 }).await.unwrap();
+        resize
+            .send(TerminalSize {
+                width: 101,
+                height: 31,
+            })
+            .await
+            .unwrap();
+        resize
+            .send(TerminalSize {
+                width: 100,
+                height: 30,
+            })
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         stdin.write_all(b"stty size; echo $TERM\n").await.unwrap();
         let out = read_until(&mut stdout, "xterm").await;
@@ -99,37 +223,68 @@ async fn exec_reports_output_and_exit_codes() {
 
         let mut exec = cluster
             .pods
-            .exec("target", ["sh", "-c", "echo out; echo err >&2; exit 3"], &AttachParams::default())
+            .exec(
+                "target",
+                ["sh", "-c", "echo out; echo err >&2; exit 3"],
+                &AttachParams::default(),
+            )
             .await
             .unwrap();
         let (mut out, mut err) = (String::new(), String::new());
-        exec.stdout().unwrap().read_to_string(&mut out).await.unwrap();
-        exec.stderr().unwrap().read_to_string(&mut err).await.unwrap();
+        exec.stdout()
+            .unwrap()
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
+        exec.stderr()
+            .unwrap()
+            .read_to_string(&mut err)
+            .await
+            .unwrap();
         let status = exec.take_status().unwrap().await.unwrap();
         assert_eq!((out.as_str(), err.as_str()), ("out\n", "err\n"));
         assert_eq!(status.status.as_deref(), Some("Failure"));
         assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
         let cause = &status.details.unwrap().causes.unwrap()[0];
-        assert_eq!((cause.reason.as_deref(), cause.message.as_deref()), (Some("ExitCode"), Some("3")));
+        assert_eq!(
+            (cause.reason.as_deref(), cause.message.as_deref()),
+            (Some("ExitCode"), Some("3"))
+        );
 
         let mut exec = cluster
             .pods
-            .exec("target", ["cat"], &AttachParams::default().stdin(true).stderr(false))
+            .exec(
+                "target",
+                ["cat"],
+                &AttachParams::default().stdin(true).stderr(false),
+            )
             .await
             .unwrap();
         let mut stdin = exec.stdin().unwrap();
         stdin.write_all(b"piped\n").await.unwrap();
-        drop(stdin);
+        stdin.shutdown().await.unwrap();
         let mut out = String::new();
-        exec.stdout().unwrap().read_to_string(&mut out).await.unwrap();
+        exec.stdout()
+            .unwrap()
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
         assert_eq!(out, "piped\n");
-        assert_eq!(exec.take_status().unwrap().await.unwrap().status.as_deref(), Some("Success"));
+        let status = exec.take_status().unwrap().await.unwrap();
+        assert_eq!(status.status.as_deref(), Some("Success"), "{status:?}");
 
-        let mut exec = cluster.pods.exec("target", ["no-such-command"], &AttachParams::default()).await.unwrap();
+        let mut exec = cluster
+            .pods
+            .exec("target", ["no-such-command"], &AttachParams::default())
+            .await
+            .unwrap();
         let status = exec.take_status().unwrap().await.unwrap();
         assert_eq!(status.reason.as_deref(), Some("InternalError"));
         let message = status.message.unwrap();
-        assert!(message.contains("executable file not found in $PATH"), "{message}");
+        assert!(
+            message.contains("executable file not found in $PATH"),
+            "{message}"
+        );
     })
     .await;
 }
@@ -165,12 +320,24 @@ async fn streams_to_a_finished_container_fail_like_the_api_server() {
 async fn portforward_reaches_a_pod_port_and_reports_refusals() {
     bounded(60, async {
         let cluster = Cluster::start().await;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        cluster.create(shell_pod("echo", &format!("nc -ll -p {port} -e cat"))).await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        cluster
+            .create(shell_pod("echo", &format!("nc -ll -p {port} -e cat")))
+            .await;
         cluster.wait("echo", 20, |p| phase(p) == "Running").await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "echo server never listened");
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "echo server never listened"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let mut forwarder = cluster.pods.portforward("echo", &[port]).await.unwrap();
@@ -182,10 +349,17 @@ async fn portforward_reaches_a_pod_port_and_reports_refusals() {
         drop(stream);
         forwarder.join().await.unwrap();
 
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let mut forwarder = cluster.pods.portforward("echo", &[closed]).await.unwrap();
         let error = forwarder.take_error(closed).unwrap().await.unwrap();
-        assert!(error.starts_with(&format!("error forwarding port {closed} to pod ")), "{error}");
+        assert!(
+            error.starts_with(&format!("error forwarding port {closed} to pod ")),
+            "{error}"
+        );
         assert!(error.contains("connect: connection refused"), "{error}");
     })
     .await;
@@ -195,14 +369,31 @@ async fn portforward_reaches_a_pod_port_and_reports_refusals() {
 async fn stream_drop_fault_cuts_a_followed_log() {
     bounded(60, async {
         let cluster = Cluster::start().await;
-        cluster.create(shell_pod("chatty", "while true; do echo tick; sleep 0.1; done")).await;
+        cluster
+            .create(shell_pod(
+                "chatty",
+                "while true; do echo tick; sleep 0.1; done",
+            ))
+            .await;
         cluster.wait("chatty", 20, |p| phase(p) == "Running").await;
         cluster.handle.sim().faults.set(FaultConfig {
-            stream_drops: vec![StreamDrop { kinds: vec!["log".into()], after_ms: 500, count: Some(1) }],
+            stream_drops: vec![StreamDrop {
+                kinds: vec!["log".into()],
+                after_ms: 500,
+                count: Some(1),
+            }],
             ..Default::default()
         });
-        let params = LogParams { follow: true, ..LogParams::default() };
-        let mut lines = cluster.pods.log_stream("chatty", &params).await.unwrap().lines();
+        let params = LogParams {
+            follow: true,
+            ..LogParams::default()
+        };
+        let mut lines = cluster
+            .pods
+            .log_stream("chatty", &params)
+            .await
+            .unwrap()
+            .lines();
         let started = std::time::Instant::now();
         let mut ended_with_error = false;
         loop {
@@ -216,7 +407,10 @@ async fn stream_drop_fault_cuts_a_followed_log() {
             }
         }
         assert!(started.elapsed() < Duration::from_secs(10));
-        assert!(ended_with_error, "a dropped stream must not look like a clean end");
+        assert!(
+            ended_with_error,
+            "a dropped stream must not look like a clean end"
+        );
     })
     .await;
 }
@@ -277,6 +471,16 @@ async fn kubectl_exec_logs_and_attach_work_over_websockets() {
 
         let out = kubectl(&["logs", "k"], "").await.unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "started\ngot kubectl\n");
+
+        let out = kubectl(
+            &["run", "once", "--image=busybox:1.36", "--restart=Never", "--rm", "-i", "--", "sh", "-c", "read x; echo got $x"],
+            "hello\n",
+        )
+        .await
+        .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("got hello\n"), "{out:?}");
+        assert!(sim.store.get("pods", "default", "once").is_none(), "--rm deletes the pod");
     })
     .await;
 }

@@ -283,20 +283,21 @@ fn default_files(start: &Path, warnings: &mut Vec<String>) -> Result<Vec<PathBuf
 }
 
 fn first_existing(dir: &Path, names: &[&str], warnings: &mut Vec<String>) -> Option<PathBuf> {
-    let found: Vec<&str> = names
+    let found: Vec<PathBuf> = names
         .iter()
-        .copied()
-        .filter(|n| dir.join(n).is_file())
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
         .collect();
-    let first = found.first()?;
+    let first = found.first()?.clone();
     if found.len() > 1 {
+        let shown: Vec<String> = found.iter().map(|p| p.display().to_string()).collect();
         warnings.push(format!(
             "Found multiple config files with supported names: {}",
-            found.join(", ")
+            shown.join(", ")
         ));
-        warnings.push(format!("Using {first}"));
+        warnings.push(format!("Using {}", first.display()));
     }
-    Some(dir.join(first))
+    Some(first)
 }
 
 #[cfg(test)]
@@ -336,7 +337,11 @@ mod tests {
         assert_eq!(d.env.get("A").map(String::as_str), Some("sub"));
         assert_eq!(d.env.get("B").map(String::as_str), Some("root"));
         assert_eq!(d.profiles, ["x", "y"]);
-        assert!(d.warnings[0].contains("compose.yaml, compose.yml"));
+        assert!(d.warnings[0].ends_with(&format!(
+            "{}, {}",
+            root.join("compose.yaml").display(),
+            root.join("compose.yml").display()
+        )));
         Ok(())
     }
 

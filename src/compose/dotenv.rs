@@ -117,7 +117,6 @@ pub fn parse_layered(
                 let line_end = rest.find('\n').unwrap_or(rest.len());
                 let raw = &rest[..line_end];
                 let raw = raw.find(" #").map_or(raw, |i| &raw[..i]).trim_end();
-                let raw = if raw.starts_with('#') { "" } else { raw };
                 (expand(raw)?, line_end)
             }
         };
@@ -142,6 +141,20 @@ fn closing_quote(s: &str, quote: char) -> Option<usize> {
         prev = if prev == '\\' && c == '\\' { '\0' } else { c };
     }
     None
+}
+
+/// The `raw` env_file format: `KEY=VALUE` lines taken literally (no quotes, no interpolation);
+/// blank lines and `#` comments are skipped, a line without `=` gives an empty value.
+pub fn parse_raw(text: &str) -> IndexMap<String, String> {
+    text.strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect()
 }
 
 /// Expands the escapes compose knows inside double quotes; `\$` becomes `$$` so that the
@@ -240,6 +253,18 @@ mod tests {
         assert_eq!(got.get("OUT").map(String::as_str), Some("o"));
         assert!(!got.contains_key("NOPE"));
         assert_eq!(got.get("C").map(String::as_str), Some("d"));
+    }
+
+    #[test]
+    fn raw_format_is_literal() {
+        let got: Vec<(String, String)> = parse_raw("# c\nA=\"q\" ${X}\nB\n").into_iter().collect();
+        assert_eq!(
+            got,
+            [
+                ("A".to_string(), "\"q\" ${X}".to_string()),
+                ("B".to_string(), String::new())
+            ]
+        );
     }
 
     #[test]

@@ -170,11 +170,20 @@ const CASTS: &[(&str, Cast)] = &[
     ("services.*.init", Cast::Bool),
     ("services.*.deploy.replicas", Cast::Int),
     ("services.*.deploy.update_config.parallelism", Cast::Int),
-    ("services.*.deploy.update_config.max_failure_ratio", Cast::Float),
+    (
+        "services.*.deploy.update_config.max_failure_ratio",
+        Cast::Float,
+    ),
     ("services.*.deploy.rollback_config.parallelism", Cast::Int),
-    ("services.*.deploy.rollback_config.max_failure_ratio", Cast::Float),
+    (
+        "services.*.deploy.rollback_config.max_failure_ratio",
+        Cast::Float,
+    ),
     ("services.*.deploy.restart_policy.max_attempts", Cast::Int),
-    ("services.*.deploy.placement.max_replicas_per_node", Cast::Int),
+    (
+        "services.*.deploy.placement.max_replicas_per_node",
+        Cast::Int,
+    ),
     ("services.*.healthcheck.retries", Cast::Int),
     ("services.*.healthcheck.disable", Cast::Bool),
     ("services.*.oom_kill_disable", Cast::Bool),
@@ -297,15 +306,7 @@ impl Walker<'_> {
                 }
             }
             Value::String(s) => {
-                let pattern: Vec<&str> = self
-                    .path
-                    .iter()
-                    .map(|seg| match seg {
-                        Seg::Key(k) => k.as_str(),
-                        Seg::Index(_) => "[]",
-                    })
-                    .collect();
-                let cast = cast_for(&pattern);
+                let cast = cast_for(&self.pattern());
                 if cast.is_none() && !s.contains('$') {
                     return Ok(());
                 }
@@ -327,17 +328,20 @@ impl Walker<'_> {
         Ok(())
     }
 
-    /// compose's error path: `services.x.ports.[]`.
-    fn dotted(&self) -> String {
-        let segs: Vec<&str> = self
-            .path
+    /// The current path with list indexes as `[]`, as compose's patterns and messages use it.
+    fn pattern(&self) -> Vec<&str> {
+        self.path
             .iter()
             .map(|seg| match seg {
                 Seg::Key(k) => k.as_str(),
                 Seg::Index(_) => "[]",
             })
-            .collect();
-        segs.join(".")
+            .collect()
+    }
+
+    /// compose's error path: `services.x.ports.[]`.
+    fn dotted(&self) -> String {
+        self.pattern().join(".")
     }
 
     /// The line of the current value, from its display path (`services.x.ports[0]`).

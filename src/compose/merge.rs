@@ -64,7 +64,11 @@ const RULES: &[(&str, Rule)] = &[
 /// Whether a concrete path (segments, `[]` for list items) matches a pattern with `*`.
 pub fn path_matches<S: AsRef<str>>(pattern: &[&str], path: &[S]) -> bool {
     pattern.len() == path.len()
-        && pattern.iter().rev().zip(path.iter().rev()).all(|(p, s)| *p == "*" || *p == s.as_ref())
+        && pattern
+            .iter()
+            .rev()
+            .zip(path.iter().rev())
+            .all(|(p, s)| *p == "*" || *p == s.as_ref())
 }
 
 /// A table of dotted path patterns (`services.*.ports`), split once, mapping to a value.
@@ -73,12 +77,20 @@ pub struct PathTable<T>(Vec<(Vec<&'static str>, T)>);
 impl<T: Copy> PathTable<T> {
     /// Splits every pattern of `table`.
     pub fn new(table: &[(&'static str, T)]) -> Self {
-        PathTable(table.iter().map(|(p, v)| (p.split('.').collect(), *v)).collect())
+        PathTable(
+            table
+                .iter()
+                .map(|(p, v)| (p.split('.').collect(), *v))
+                .collect(),
+        )
     }
 
     /// The value of the first pattern matching `path`.
     pub fn find<S: AsRef<str>>(&self, path: &[S]) -> Option<T> {
-        self.0.iter().find(|(p, _)| path_matches(p, path)).map(|(_, v)| *v)
+        self.0
+            .iter()
+            .find(|(p, _)| path_matches(p, path))
+            .map(|(_, v)| *v)
     }
 }
 

@@ -172,7 +172,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         profiles::select(&mut active, names)?;
     }
     drop(disabled);
-    resolve_environment(&mut active, &env).map_err(|e| origins.locate(e))?;
+    resolve_service_files(&mut active, &env).map_err(|e| origins.locate(e))?;
     for svc in active.values_mut().filter_map(Value::as_object_mut) {
         for key in ["command", "entrypoint"] {
             svc.entry(key).or_insert(Value::Null);
@@ -187,6 +187,8 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     project.insert("name".into(), json!(name));
     project.extend(model);
     let model = render::canonical_order(Value::Object(project));
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     Ok(Loaded {
         name,
         working_dir: found.working_dir,
@@ -233,12 +235,29 @@ fn name_from_files(
     Ok(found)
 }
 
-/// Resolves each service's env_file into its environment (A11) and drops `env_file`.
-fn resolve_environment(
+/// Resolves each service's env_file into its environment (A11) and label_file into its
+/// labels, dropping both keys.
+fn resolve_service_files(
     services: &mut Map<String, Value>,
     env: &IndexMap<String, String>,
 ) -> Result<(), LoadError> {
-    let read = |path: &str, required: bool| -> Result<Option<String>, LoadError> {
+    let env_file = file_reader("env file");
+    let label_file = file_reader("label file");
+    for (name, svc) in services.iter_mut() {
+        if let Value::Object(svc) = svc {
+            normalize::resolve_env_files(svc, env, &env_file)
+                .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
+            normalize::resolve_label_files(svc, &label_file)
+                .map_err(|e| e.at_path(format!("services.{name}.label_file")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a service's env/label file: a missing required file is compose's `<kind> <path> not
+/// found` error, a missing optional one is `None`.
+fn file_reader(kind: &'static str) -> impl Fn(&str, bool) -> Result<Option<String>, LoadError> {
+    move |path, required| {
         let p = Path::new(path);
         match std::fs::metadata(p) {
             Ok(_) => discovery::read_file(p).map(Some),
@@ -246,19 +265,12 @@ fn resolve_environment(
             Err(e) => Err(LoadError::new(
                 ErrorKind::NotFound,
                 format!(
-                    "env file {path} not found: stat {path}: {}",
+                    "{kind} {path} not found: stat {path}: {}",
                     discovery::io_text(&e)
                 ),
             )),
         }
-    };
-    for (name, svc) in services.iter_mut() {
-        if let Value::Object(svc) = svc {
-            normalize::resolve_env_files(svc, env, &read)
-                .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
-        }
     }
-    Ok(())
 }
 
 /// `run` keeps only the networks, volumes, secrets and configs the selected services use.
@@ -357,6 +369,27 @@ mod tests {
                 let _ = load_text(input, selection);
             }
         }
+    }
+
+    #[test]
+    fn config_selection_and_stdin() -> Result<(), LoadError> {
+        let text =
+            "services:\n  a: {image: x, depends_on: [b]}\n  b: {image: y}\n  c: {image: z}\n";
+        let loaded = load_text(text, Selection::Services(vec!["a".into()]))?;
+        assert_eq!(loaded.service_names(), ["a", "b"]);
+        let opts = LoadOptions {
+            files: vec![PathBuf::from("-")],
+            cwd: PathBuf::from("/nowhere/proj"),
+            stdin: Some("services:\n  s: {image: '${IMG:-busybox}'}\n".into()),
+            ..LoadOptions::default()
+        };
+        let loaded = load(&opts)?;
+        assert_eq!(
+            (loaded.name.as_str(), loaded.working_dir.as_path()),
+            ("proj", Path::new("/nowhere/proj"))
+        );
+        assert_eq!(loaded.model["services"]["s"]["image"], "busybox");
+        Ok(())
     }
 
     #[test]

@@ -44,8 +44,7 @@ impl Project {
         let mut project: Project = parse(&top, "")?;
         if let Some(Value::Object(services)) = services {
             for (name, raw) in services {
-                let mut service: Service = parse(&raw, &format!("services.{name}"))?;
-                service.raw = raw;
+                let service: Service = parse(&raw, &format!("services.{name}"))?;
                 project.services.insert(name, service);
             }
         }
@@ -249,9 +248,6 @@ pub struct Service {
     /// Keys without a typed field (`ulimits`, `logging`, `x-*`, …): warned about by the planner.
     #[serde(flatten)]
     pub extra: IndexMap<String, Value>,
-    /// The service exactly as the loader produced it (for the config hash).
-    #[serde(skip)]
-    pub raw: Value,
 }
 
 /// A `ports:` entry.
@@ -693,7 +689,6 @@ mod tests {
         assert_eq!(web.secrets[0].mode, Some(0o440));
         assert_eq!(web.cpus, Some(0.5));
         assert!(web.extra.contains_key("ulimits") && web.extra.contains_key("x-krun"));
-        assert_eq!(web.raw["image"], "nginx");
     }
 
     #[test]

@@ -208,11 +208,14 @@ fn scalar_text(v: &Value) -> String {
 /// A YAML scalar for `s`, quoted when it would otherwise read back as something else.
 fn scalar_string(s: &str) -> String {
     let lower = s.to_ascii_lowercase();
+    let indicator = |c: char| "-?:".contains(c);
     let ambiguous = matches!(
         lower.as_str(),
         "" | "~" | "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
     ) || s.parse::<f64>().is_ok()
-        || s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@` \t".contains(c))
+        || s.starts_with(|c: char| ",[]{}#&*!|>'\"%@` \t".contains(c))
+        // `-`, `?` and `:` only start a structure when followed by a space (or alone)
+        || (s.starts_with(indicator) && s.chars().nth(1).is_none_or(|c| c == ' '))
         || s.ends_with([' ', ':', '\t'])
         || s.contains(": ")
         || s.contains(" #")
@@ -264,6 +267,15 @@ mod tests {
             yaml,
             "name: p\nservices:\n  a:\n    command:\n      - echo\n      - $$HOME\n    environment:\n      A: \"1\"\n      B: null\n      C: \"x: y\"\n    ports:\n      - mode: ingress\n        target: 80\n"
         );
+        for (raw, shown) in [
+            ("-c", "-c"),
+            ("- x", "\"- x\""),
+            ("1.5", "\"1.5\""),
+            ("yes", "\"yes\""),
+            ("a b", "a b"),
+        ] {
+            assert_eq!(scalar_string(raw), shown);
+        }
         let json = render(&l, ConfigFormat::Json);
         assert!(json.contains("\"$$HOME\"") && json.contains("\"entrypoint\": null"));
     }

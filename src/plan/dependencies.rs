@@ -47,6 +47,9 @@ fn retries(svc: &Service) -> Option<Option<i32>> {
 }
 
 fn replicas(svc: &Service) -> i32 {
+    if svc.deploy.as_ref().and_then(|d| d.mode.as_deref()) == Some("global") {
+        return 1;
+    }
     svc.deploy
         .as_ref()
         .and_then(|d| d.replicas)

@@ -122,7 +122,14 @@ impl Planner<'_> {
         self.hostname(name, svc, &mut spec);
         self.dns(name, svc, &mut spec);
         self.namespaces(name, svc, &mut spec)?;
-        if svc.init {
+        if svc.init && spec.host_pid == Some(true) {
+            self.warn(
+                name,
+                "init",
+                "Kubernetes cannot share the pod's process namespace together with pid: host: \
+                 no init process is added",
+            );
+        } else if svc.init {
             spec.share_process_namespace = Some(true);
         }
         if let Some(platform) = svc.platform.as_deref().filter(|p| !p.is_empty()) {
@@ -379,7 +386,11 @@ impl Planner<'_> {
                 ),
             }
         }
-        if let Some(v) = svc.uts.as_deref().filter(|v| !v.is_empty()) {
+        if let Some(v) = svc
+            .uts
+            .as_deref()
+            .filter(|v| !(v.is_empty() || *v == "host" && spec.host_network == Some(true)))
+        {
             self.warn(
                 name,
                 "uts",

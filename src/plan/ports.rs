@@ -98,22 +98,17 @@ impl Planner<'_> {
         }
         let mut out = Vec::new();
         for spec in &request.publish {
-            let parsed = crate::compose::ports::parse_spec(spec).map_err(|e| {
+            let invalid = |e: String| {
                 unsupported(
                     &request.service,
                     "--publish",
                     format!("invalid -p \"{spec}\": {e}"),
                 )
-            })?;
+            };
+            let parsed =
+                crate::compose::ports::parse_spec(spec).map_err(|e| invalid(e.to_string()))?;
             for v in parsed {
-                let port: Port = serde_json::from_value(v).map_err(|e| {
-                    unsupported(
-                        &request.service,
-                        "--publish",
-                        format!("invalid -p \"{spec}\": {e}"),
-                    )
-                })?;
-                out.push(port);
+                out.push(serde_json::from_value::<Port>(v).map_err(|e| invalid(e.to_string()))?);
             }
         }
         Ok(out)

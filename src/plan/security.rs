@@ -39,6 +39,17 @@ pub fn merge_caps(
     (add, drop)
 }
 
+/// The API server refuses `allowPrivilegeEscalation: false` with `privileged` or an added
+/// `SYS_ADMIN` (which imply escalation).
+pub fn escalation_conflict(sc: &SecurityContext) -> bool {
+    let sys_admin = sc
+        .capabilities
+        .as_ref()
+        .and_then(|c| c.add.as_ref())
+        .is_some_and(|a| a.iter().any(|c| c == "SYS_ADMIN" || c == "ALL"));
+    sc.allow_privilege_escalation == Some(false) && (sc.privileged == Some(true) || sys_admin)
+}
+
 fn numeric(s: &str) -> Option<i64> {
     s.parse::<i64>().ok().filter(|n| *n >= 0)
 }
@@ -91,6 +102,15 @@ impl Planner<'_> {
         for (i, opt) in svc.security_opt.iter().enumerate() {
             self.security_opt(name, i, opt, &mut sc);
         }
+        if escalation_conflict(&sc) {
+            sc.allow_privilege_escalation = None;
+            self.warn(
+                name,
+                "security_opt",
+                "Kubernetes refuses no-new-privileges together with privileged or CAP_SYS_ADMIN: \
+                 no-new-privileges is dropped",
+            );
+        }
         Ok((sc != SecurityContext::default()).then_some(sc))
     }
 
@@ -113,6 +133,12 @@ impl Planner<'_> {
                     localhost_profile: Some(base.clone()),
                 });
                 self.warn(name, &key, format!("seccomp profile file \"{file}\" must be installed on the node under the kubelet's seccomp directory as \"{base}\""));
+            }
+            ("apparmor", "docker-default") => {
+                sc.app_armor_profile = Some(AppArmorProfile {
+                    type_: "RuntimeDefault".into(),
+                    localhost_profile: None,
+                })
             }
             ("apparmor", "unconfined") => {
                 sc.app_armor_profile = Some(AppArmorProfile {

@@ -12,6 +12,7 @@ use super::names::{
     is_port_name, is_qualified_name,
 };
 use super::render::objects;
+use super::security::escalation_conflict;
 use super::{Object, Plan};
 
 /// The most annotation bytes an object may carry.
@@ -226,6 +227,9 @@ fn check_pod(spec: &PodSpec, restart: &[&str], p: &mut impl FnMut(String)) {
             p(format!("hostAliases ip \"{}\" is not an IP address", a.ip));
         }
     }
+    if spec.host_pid == Some(true) && spec.share_process_namespace == Some(true) {
+        p("shareProcessNamespace and hostPID cannot both be set".into());
+    }
     let nameservers = spec
         .dns_config
         .as_ref()
@@ -237,6 +241,12 @@ fn check_pod(spec: &PodSpec, restart: &[&str], p: &mut impl FnMut(String)) {
 }
 
 fn check_container(c: &Container, volumes: &HashSet<&str>, p: &mut impl FnMut(String)) {
+    if c.security_context.as_ref().is_some_and(escalation_conflict) {
+        p(format!(
+            "container \"{}\": allowPrivilegeEscalation false with privileged or CAP_SYS_ADMIN",
+            c.name
+        ));
+    }
     let mut port_names = HashSet::new();
     for port in c.ports.iter().flatten() {
         if !(1..=65535).contains(&port.container_port) {

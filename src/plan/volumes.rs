@@ -22,6 +22,7 @@ use super::{Copy, FileKind, Object, PlanError, Planner, unsupported};
 use crate::cli::args::MountMode;
 use crate::compose::model::{FileReference, Service, ServiceVolume, TopLevelObject};
 use crate::compose::normalize::units::parse_bytes;
+use crate::compose::normalize::volumes::clean_path;
 
 /// The image of the init containers that receive bind mount copies (`tar` on stdin).
 pub const COPY_IMAGE: &str = "docker.io/library/busybox:1.36";
@@ -104,6 +105,19 @@ fn tmpfs_entry(spec: &str) -> (String, Option<f64>, bool) {
         }
     }
     (target.to_string(), size, other)
+}
+
+/// A Kubernetes quantity: a decimal number with an optional binary or decimal suffix.
+fn is_quantity(q: &str) -> bool {
+    let number_len = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(q.len());
+    let (number, suffix) = q.split_at(number_len);
+    number.parse::<f64>().is_ok()
+        && matches!(
+            suffix,
+            "" | "Ki" | "Mi" | "Gi" | "Ti" | "Pi" | "Ei" | "k" | "M" | "G" | "T" | "P" | "E" | "m"
+        )
 }
 
 fn data_key(name: &str) -> String {
@@ -248,16 +262,27 @@ impl Planner<'_> {
         let top = self.input.project.volumes.get(source);
         let claim = subdomain(top.and_then(|t| t.name.as_deref()).unwrap_or(source));
         let vol = volume_name("vol", source);
-        if let Some(t) = top.filter(|t| !t.external) {
-            if t.driver.is_some() || !t.driver_opts.is_empty() {
+        // An undeclared name is a global volume Docker creates on first use: so does krun.
+        if !top.is_some_and(|t| t.external) {
+            if top.is_some_and(|t| t.driver.is_some() || !t.driver_opts.is_empty()) {
                 self.warn(name, &format!("volumes.{source}.driver"), "volume drivers and their options do not apply to PersistentVolumeClaims: the cluster's default storage is used");
             }
             let key = format!("PersistentVolumeClaim/{claim}");
             if self.emitted.insert(key) {
                 let mut meta = self.project_meta();
                 meta.set(VOLUME, source);
-                let size =
-                    knob(Some(t), "size", "kompose.volume.size").unwrap_or_else(|| "1Gi".into());
+                let size = match knob(top, "size", "kompose.volume.size") {
+                    Some(q) if is_quantity(&q) => q,
+                    Some(q) => {
+                        self.warn(
+                            name,
+                            &format!("volumes.{source}.size"),
+                            format!("\"{q}\" is not a Kubernetes quantity (e.g. 5Gi): 1Gi is used"),
+                        );
+                        "1Gi".into()
+                    }
+                    None => "1Gi".into(),
+                };
                 let pvc = PersistentVolumeClaim {
                     metadata: meta.object_meta(&claim, &self.input.namespace),
                     spec: Some(PersistentVolumeClaimSpec {
@@ -270,7 +295,7 @@ impl Planner<'_> {
                             ..VolumeResourceRequirements::default()
                         }),
                         storage_class_name: knob(
-                            Some(t),
+                            top,
                             "storageClassName",
                             "kompose.volume.storage-class-name",
                         ),
@@ -312,7 +337,8 @@ impl Planner<'_> {
         let source = if Path::new(&raw).is_absolute() {
             PathBuf::from(&raw)
         } else {
-            self.input.files.current_dir().join(&raw)
+            let joined = self.input.files.current_dir().join(&raw);
+            PathBuf::from(clean_path(&joined.to_string_lossy()))
         };
         let key = format!("volumes[{i}]");
         let vol = format!("bind-{i}");
@@ -697,6 +723,12 @@ mod tests {
             tmpfs_entry("/run:size=1m,mode=1777"),
             ("/run".into(), Some(1048576.0), true)
         );
+    }
+
+    #[test]
+    fn quantities_are_checked() {
+        assert!(is_quantity("5Gi") && is_quantity("100M") && is_quantity("1.5Gi"));
+        assert!(!is_quantity("5GB") && !is_quantity("lots") && !is_quantity(""));
     }
 
     #[test]

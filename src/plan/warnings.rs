@@ -113,7 +113,7 @@ impl Planner<'_> {
                 self.warn(
                     name,
                     "deploy.mode",
-                    "global (one per node) runs as a single replica",
+                    "global (one per node) runs as a single replica: a krun project has no node fleet to spread over",
                 );
             }
         }

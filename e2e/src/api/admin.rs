@@ -23,7 +23,8 @@ pub fn handle(sim: &Sim, method: &Method, rest: &str, body: &[u8]) -> Response<B
                     sim.faults.set(config);
                     to_json(&sim.faults.get())
                 }
-                Err(e) => ApiError::bad_request(format!("invalid fault configuration: {e}")).into_response(),
+                Err(e) => ApiError::bad_request(format!("invalid fault configuration: {e}"))
+                    .into_response(),
             }
         }
         (&Method::GET, "requests") => to_json(&sim.requests.entries()),

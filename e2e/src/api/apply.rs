@@ -15,7 +15,9 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
     let value: Value = serde_saphyr::from_str(text)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !value.is_object() {
-        return Err(ApiError::bad_request("error decoding YAML: the applied configuration must be an object"));
+        return Err(ApiError::bad_request(
+            "error decoding YAML: the applied configuration must be an object",
+        ));
     }
     Ok(value)
 }
@@ -34,7 +36,11 @@ pub struct ApplyRequest<'a> {
 
 /// Applies `applied` onto `live` (or onto nothing, for create-on-apply); returns the new object
 /// with its managed fields recorded. `applied` must already be checked for name and kind.
-pub fn apply(live: Option<&Value>, mut applied: Value, req: &ApplyRequest) -> Result<Value, ApiError> {
+pub fn apply(
+    live: Option<&Value>,
+    mut applied: Value,
+    req: &ApplyRequest,
+) -> Result<Value, ApiError> {
     if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("managedFields");
     }
@@ -53,18 +59,31 @@ pub fn apply(live: Option<&Value>, mut applied: Value, req: &ApplyRequest) -> Re
         return Ok(object);
     };
     let mut entries = managed::entries(live);
-    let is_mine = |e: &Entry| e.manager == req.manager && e.operation == "Apply" && e.subresource == req.subresource;
-    let previous: FieldSet = entries.iter().find(|e| is_mine(e)).map(|e| e.fields.clone()).unwrap_or_default();
+    let is_mine = |e: &Entry| {
+        e.manager == req.manager && e.operation == "Apply" && e.subresource == req.subresource
+    };
+    let previous: FieldSet = entries
+        .iter()
+        .find(|e| is_mine(e))
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
 
     // Conflicts: fields in the applied config another manager owns, with a different value.
     let mut conflicts: Vec<(String, String, String)> = Vec::new();
-    for entry in entries.iter().filter(|e| !is_mine(e) && e.subresource == req.subresource) {
+    for entry in entries
+        .iter()
+        .filter(|e| !is_mine(e) && e.subresource == req.subresource)
+    {
         for path in fields.intersection(&entry.fields) {
             if path.last().is_some_and(|l| l == ".") {
                 continue;
             }
             if managed::value_at(live, path) != managed::value_at(&applied, path) {
-                conflicts.push((entry.manager.clone(), entry.api_version.clone(), dotted(path)));
+                conflicts.push((
+                    entry.manager.clone(),
+                    entry.api_version.clone(),
+                    dotted(path),
+                ));
             }
         }
     }
@@ -74,18 +93,26 @@ pub fn apply(live: Option<&Value>, mut applied: Value, req: &ApplyRequest) -> Re
 
     let mut object = live.clone();
     let mut applied_body = applied.clone();
-    if let Some(meta) = applied_body.get_mut("metadata").and_then(Value::as_object_mut) {
+    if let Some(meta) = applied_body
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+    {
         meta.remove("resourceVersion");
     }
-    patch::strategic_merge(&mut object, &applied_body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    patch::strategic_merge(&mut object, &applied_body)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
 
     // With force the conflicting fields change hands.
     for entry in entries.iter_mut().filter(|e| !is_mine(e)) {
-        entry.fields.retain(|p| !conflicts.iter().any(|(_, _, c)| *c == dotted(p)));
+        entry
+            .fields
+            .retain(|p| !conflicts.iter().any(|(_, _, c)| *c == dotted(p)));
     }
     // Fields this manager applied before, no longer applies, and nobody else owns: removed.
     for path in previous.difference(&fields) {
-        let owned_elsewhere = entries.iter().any(|e| !is_mine(e) && e.fields.contains(path));
+        let owned_elsewhere = entries
+            .iter()
+            .any(|e| !is_mine(e) && e.fields.contains(path));
         if !owned_elsewhere {
             managed::remove_path(&mut object, path);
         }
@@ -135,11 +162,14 @@ fn conflict_error(conflicts: &[(String, String, String)]) -> ApiError {
         .collect();
     let why = match conflicts {
         [(manager, version, field)] => {
-            format!("Apply failed with 1 conflict: conflict with {manager:?} using {version}: {field}")
+            format!(
+                "Apply failed with 1 conflict: conflict with {manager:?} using {version}: {field}"
+            )
         }
         many => {
             let mut text = format!("Apply failed with {} conflicts: ", many.len());
-            let mut by_manager: Vec<(&String, &String)> = many.iter().map(|(m, v, _)| (m, v)).collect();
+            let mut by_manager: Vec<(&String, &String)> =
+                many.iter().map(|(m, v, _)| (m, v)).collect();
             by_manager.dedup();
             for (manager, version) in by_manager {
                 text.push_str(&format!("conflicts with {manager:?} using {version}:"));
@@ -154,10 +184,7 @@ fn conflict_error(conflicts: &[(String, String, String)]) -> ApiError {
         .iter()
         .map(|c| serde_json::json!({"reason": c.reason, "message": c.message, "field": c.field}))
         .collect();
-    ApiError {
-        details: Some(serde_json::json!({ "causes": causes })),
-        ..ApiError::new(409, "Conflict", why)
-    }
+    ApiError::new(409, "Conflict", why).with_details(serde_json::json!({ "causes": causes }))
 }
 
 #[cfg(test)]
@@ -166,21 +193,64 @@ mod tests {
     use serde_json::json;
 
     fn req<'a>(manager: &'a str, force: bool) -> ApplyRequest<'a> {
-        ApplyRequest { manager, force, api_version: "v1", subresource: "" }
+        ApplyRequest {
+            manager,
+            force,
+            api_version: "v1",
+            subresource: "",
+        }
+    }
+
+    #[test]
+    fn yaml_bodies_decode_with_yaml_1_1_scalars_as_the_api_server() {
+        let v = decode(b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  k: v\n")
+            .unwrap();
+        assert_eq!(v["metadata"]["name"], "cm");
+        // sigs.k8s.io/yaml reads YAML 1.1: an unquoted `y` is a boolean there too.
+        assert_eq!(decode(b"a: y").unwrap()["a"], true);
+        assert!(decode(b"- 1").is_err());
     }
 
     #[test]
     fn apply_owns_fields_and_conflicts_with_other_managers() {
-        let first = apply(None, json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}}), &req("one", false)).unwrap();
+        let first = apply(
+            None,
+            json!({"metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}}),
+            &req("one", false),
+        )
+        .unwrap();
         // Same value: shared ownership, no conflict.
-        let shared = apply(Some(&first), json!({"metadata": {"name": "c"}, "data": {"a": "1"}}), &req("two", false)).unwrap();
-        let err = apply(Some(&shared), json!({"metadata": {"name": "c"}, "data": {"a": "9"}}), &req("two", false)).unwrap_err();
+        let shared = apply(
+            Some(&first),
+            json!({"metadata": {"name": "c"}, "data": {"a": "1"}}),
+            &req("two", false),
+        )
+        .unwrap();
+        let err = apply(
+            Some(&shared),
+            json!({"metadata": {"name": "c"}, "data": {"a": "9"}}),
+            &req("two", false),
+        )
+        .unwrap_err();
         assert_eq!(err.code, 409);
-        assert_eq!(err.message, "Apply failed with 1 conflict: conflict with \"one\" using v1: .data.a");
-        let forced = apply(Some(&shared), json!({"metadata": {"name": "c"}, "data": {"a": "9"}}), &req("two", true)).unwrap();
+        assert_eq!(
+            err.message,
+            "Apply failed with 1 conflict: conflict with \"one\" using v1: .data.a"
+        );
+        let forced = apply(
+            Some(&shared),
+            json!({"metadata": {"name": "c"}, "data": {"a": "9"}}),
+            &req("two", true),
+        )
+        .unwrap();
         assert_eq!(forced["data"]["a"], "9");
         // "one" stops applying b: it goes; a is owned by "two" now and stays.
-        let pruned = apply(Some(&forced), json!({"metadata": {"name": "c"}}), &req("one", false)).unwrap();
+        let pruned = apply(
+            Some(&forced),
+            json!({"metadata": {"name": "c"}}),
+            &req("one", false),
+        )
+        .unwrap();
         assert_eq!(pruned["data"], json!({"a": "9"}));
     }
 }

@@ -79,7 +79,10 @@ pub fn secret(object: &mut Value) {
         if let Some(data) = data.as_object_mut() {
             for (k, v) in strings {
                 let text = v.as_str().unwrap_or_default();
-                data.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(text)));
+                data.insert(
+                    k,
+                    json!(base64::engine::general_purpose::STANDARD.encode(text)),
+                );
             }
         }
     }
@@ -216,9 +219,20 @@ pub fn pull_policy(image: &str) -> &'static str {
 
 /// The pod's QoS class from its containers' requests and limits.
 fn qos_class(spec: &Value) -> &'static str {
-    let containers: Vec<&Value> = spec["containers"].as_array().into_iter().flatten().collect();
-    let has = |c: &Value, kind: &str| c["resources"][kind].as_object().is_some_and(|m| !m.is_empty());
-    if !containers.iter().any(|c| has(c, "requests") || has(c, "limits")) {
+    let containers: Vec<&Value> = spec["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    let has = |c: &Value, kind: &str| {
+        c["resources"][kind]
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
+    };
+    if !containers
+        .iter()
+        .any(|c| has(c, "requests") || has(c, "limits"))
+    {
         return "BestEffort";
     }
     let guaranteed = containers.iter().all(|c| {
@@ -228,7 +242,11 @@ fn qos_class(spec: &Value) -> &'static str {
             limits.get(r).is_some() && requests.get(r).is_none_or(|q| Some(q) == limits.get(r))
         })
     });
-    if guaranteed { "Guaranteed" } else { "Burstable" }
+    if guaranteed {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
 }
 
 /// Jobs: counts, backoff, the generated selector and the labels the Job controller matches.
@@ -328,8 +346,14 @@ mod tests {
         let mut job = json!({"metadata": {"name": "j", "uid": "u"},
             "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "busybox:1.36"}], "restartPolicy": "Never"}}}});
         on_create("jobs", &mut job, &Store::default());
-        assert_eq!(job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"], "u");
-        assert_eq!(job["spec"]["template"]["metadata"]["labels"]["job-name"], "j");
+        assert_eq!(
+            job["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"],
+            "u"
+        );
+        assert_eq!(
+            job["spec"]["template"]["metadata"]["labels"]["job-name"],
+            "j"
+        );
         assert_eq!(job["spec"]["backoffLimit"], 6);
     }
 }

@@ -111,7 +111,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
 /// The `api/v1` / `apis/{g}/{v}` keys of the OpenAPI v3 index, with their served group-versions.
 fn openapi_group_versions() -> Vec<(String, &'static str, &'static str)> {
     std::iter::once(("api/v1".to_owned(), "", "v1"))
-        .chain(GROUPS.iter().map(|(g, v)| (format!("apis/{g}/{v}"), *g, *v)))
+        .chain(
+            GROUPS
+                .iter()
+                .map(|(g, v)| (format!("apis/{g}/{v}"), *g, *v)),
+        )
         .collect()
 }
 
@@ -132,10 +136,19 @@ pub fn openapi_index() -> Value {
 /// (`fieldValidation`) and which patch types it takes. No schemas: kubectl then computes
 /// client-side apply patches from its built-in types, as it does for servers without them.
 pub fn openapi_document(path: &str) -> Option<Value> {
-    let (_, group, version) = openapi_group_versions().into_iter().find(|(key, _, _)| key == path)?;
+    let (_, group, version) = openapi_group_versions()
+        .into_iter()
+        .find(|(key, _, _)| key == path)?;
     let mut paths = serde_json::Map::new();
-    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
-        let prefix = if group.is_empty() { "/api/v1".to_owned() } else { format!("/apis/{group}/{version}") };
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
+        let prefix = if group.is_empty() {
+            "/api/v1".to_owned()
+        } else {
+            format!("/apis/{group}/{version}")
+        };
         let item = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {

@@ -17,7 +17,11 @@ pub type FieldSet = BTreeSet<Vec<String>>;
 /// The list-map keys of associative lists (as in the Kubernetes types' `listMapKey`s).
 fn list_keys(field: &str, element: &Value) -> Option<&'static [&'static str]> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
         | "imagePullSecrets" => &["name"],
         "volumeMounts" => &["mountPath"],
         "conditions" => &["type"],
@@ -50,7 +54,11 @@ pub fn fields_of(object: &Value, status_only: bool) -> FieldSet {
         return set;
     };
     for (key, value) in map {
-        let wanted = if status_only { key == "status" } else { !matches!(key.as_str(), "apiVersion" | "kind" | "status") };
+        let wanted = if status_only {
+            key == "status"
+        } else {
+            !matches!(key.as_str(), "apiVersion" | "kind" | "status")
+        };
         if !wanted {
             continue;
         }
@@ -58,11 +66,25 @@ pub fn fields_of(object: &Value, status_only: bool) -> FieldSet {
         if key == "metadata" {
             let mut meta = value.clone();
             if let Some(m) = meta.as_object_mut() {
-                for server in ["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink", "generateName"] {
+                for server in [
+                    "name",
+                    "namespace",
+                    "uid",
+                    "resourceVersion",
+                    "generation",
+                    "creationTimestamp",
+                    "deletionTimestamp",
+                    "deletionGracePeriodSeconds",
+                    "managedFields",
+                    "selfLink",
+                    "generateName",
+                ] {
                     m.remove(server);
                 }
             }
-            walk(&meta, &path, "metadata", &mut set);
+            if meta.as_object().is_some_and(|m| !m.is_empty()) {
+                walk(&meta, &path, "metadata", &mut set);
+            }
         } else {
             walk(value, &path, key, &mut set);
         }
@@ -115,7 +137,9 @@ pub fn value_at<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
             let wanted: Value = serde_json::from_str(key).ok()?;
             let items = current.as_array()?;
             let keys = list_keys(field, items.first()?)?;
-            current = items.iter().find(|i| element_key(keys, i) == format!("k:{wanted}"))?;
+            current = items
+                .iter()
+                .find(|i| element_key(keys, i) == format!("k:{wanted}"))?;
         } else {
             return None;
         }
@@ -140,9 +164,14 @@ pub fn remove_path(object: &mut Value, path: &[String]) {
             field = name.to_owned();
             current.get_mut(name)
         } else if element.starts_with("k:") {
-            let keys = current.as_array().and_then(|i| i.first()).and_then(|f| list_keys(&field, f));
+            let keys = current
+                .as_array()
+                .and_then(|i| i.first())
+                .and_then(|f| list_keys(&field, f));
             match (keys, current.as_array_mut()) {
-                (Some(keys), Some(items)) => items.iter_mut().find(|i| element_key(keys, i) == *element),
+                (Some(keys), Some(items)) => {
+                    items.iter_mut().find(|i| element_key(keys, i) == *element)
+                }
                 _ => None,
             }
         } else {
@@ -158,7 +187,10 @@ pub fn remove_path(object: &mut Value, path: &[String]) {
             map.remove(name);
         }
     } else if last.starts_with("k:") {
-        let keys = current.as_array().and_then(|i| i.first()).and_then(|f| list_keys(&field, f));
+        let keys = current
+            .as_array()
+            .and_then(|i| i.first())
+            .and_then(|f| list_keys(&field, f));
         if let (Some(keys), Some(items)) = (keys, current.as_array_mut()) {
             items.retain(|i| element_key(keys, i) != *last);
         }
@@ -241,7 +273,13 @@ pub fn store_entries(object: &mut Value, entries: &[Entry], touched: (&str, &str
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|e| (e["manager"].as_str().unwrap_or_default().to_owned(), e["operation"].as_str().unwrap_or_default().to_owned(), e["time"].clone()))
+        .map(|e| {
+            (
+                e["manager"].as_str().unwrap_or_default().to_owned(),
+                e["operation"].as_str().unwrap_or_default().to_owned(),
+                e["time"].clone(),
+            )
+        })
         .collect();
     let list: Vec<Value> = entries
         .iter()
@@ -274,7 +312,13 @@ pub fn store_entries(object: &mut Value, entries: &[Entry], touched: (&str, &str
 
 /// Records an Update-operation write by `manager`: it takes the fields whose values it
 /// changed (or added); fields the object no longer has leave every manager.
-pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, api_version: &str, subresource: &str) {
+pub fn record_update(
+    old: Option<&Value>,
+    new: &mut Value,
+    manager: &str,
+    api_version: &str,
+    subresource: &str,
+) {
     let status_only = subresource == "status";
     let new_fields = fields_of(new, status_only);
     let changed: FieldSet = new_fields
@@ -285,11 +329,15 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, manager: &str, api_ve
     let mut list = old.map(entries).unwrap_or_default();
     for entry in &mut list {
         if entry.subresource == subresource {
-            entry.fields.retain(|p| new_fields.contains(p) && !changed.contains(p));
+            entry
+                .fields
+                .retain(|p| new_fields.contains(p) && !changed.contains(p));
         }
     }
     if !changed.is_empty() {
-        match list.iter_mut().find(|e| e.manager == manager && e.operation == "Update" && e.subresource == subresource) {
+        match list.iter_mut().find(|e| {
+            e.manager == manager && e.operation == "Update" && e.subresource == subresource
+        }) {
             Some(entry) => entry.fields.extend(changed),
             None => list.push(Entry {
                 manager: manager.to_owned(),
@@ -314,10 +362,19 @@ mod tests {
             "spec": {"containers": [{"name": "web", "image": "busybox", "ports": [{"containerPort": 80}], "args": ["a"]}]}});
         let set = fields_of(&pod, false);
         let tree = to_fields_v1(&set);
-        assert_eq!(tree["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["f:ports"]["k:{\"containerPort\":80,\"protocol\":\"TCP\"}"]["."], json!({}));
+        assert_eq!(
+            tree["f:spec"]["f:containers"]["k:{\"name\":\"web\"}"]["f:ports"]["k:{\"containerPort\":80,\"protocol\":\"TCP\"}"]
+                ["."],
+            json!({})
+        );
         assert_eq!(tree["f:metadata"]["f:labels"]["f:app"], json!({}));
         assert_eq!(from_fields_v1(&tree), set);
-        let image = vec!["f:spec".into(), "f:containers".into(), "k:{\"name\":\"web\"}".into(), "f:image".into()];
+        let image = vec![
+            "f:spec".into(),
+            "f:containers".into(),
+            "k:{\"name\":\"web\"}".into(),
+            "f:image".into(),
+        ];
         assert_eq!(value_at(&pod, &image), Some(&json!("busybox")));
         let mut pod2 = pod.clone();
         remove_path(&mut pod2, &image);

@@ -80,9 +80,7 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
             .push(method.as_str(), &path, &raw_query, &content_type, b"");
         let response = match fault(&sim, &method, &path).await {
             Some(e) => e.into_response(),
-            None => {
-                crate::streams::serve(sim.clone(), sub, ns.clone(), name.clone(), req).await
-            }
+            None => crate::streams::serve(sim.clone(), sub, ns.clone(), name.clone(), req).await,
         };
         sim.requests.set_status(seq, response.status().as_u16());
         return response;
@@ -155,7 +153,9 @@ async fn read_body(req: Request<Incoming>) -> Result<(http::request::Parts, Byte
             "RequestEntityTooLarge",
             "Request entity too large: limit is 3145728",
         )),
-        Err(e) => Err(ApiError::bad_request(format!("cannot read request body: {e}"))),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "cannot read request body: {e}"
+        ))),
     }
 }
 
@@ -195,8 +195,13 @@ fn non_resource(path: &str, request: &ApiRequest) -> Response<Body> {
             );
             return response;
         }
-        _ if path.starts_with("/openapi/v3/") => discovery::openapi_document(&path["/openapi/v3/".len()..]),
-        _ => match path.strip_prefix("/apis/").map(|p| p.split('/').collect::<Vec<_>>()) {
+        _ if path.starts_with("/openapi/v3/") => {
+            discovery::openapi_document(&path["/openapi/v3/".len()..])
+        }
+        _ => match path
+            .strip_prefix("/apis/")
+            .map(|p| p.split('/').collect::<Vec<_>>())
+        {
             Some(parts) if parts.len() == 1 => discovery::api_group(parts[0]),
             Some(parts) if parts.len() == 2 => discovery::resource_list(parts[0], parts[1]),
             _ => None,
@@ -204,8 +209,12 @@ fn non_resource(path: &str, request: &ApiRequest) -> Response<Body> {
     };
     match value {
         Some(v) => json_response(200, &v),
-        None => ApiError::new(404, "NotFound", "the server could not find the requested resource")
-            .into_response(),
+        None => ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+        .into_response(),
     }
 }
 
@@ -217,9 +226,12 @@ pub fn parse_path(path: &str) -> Result<Option<Target>, ApiError> {
         ["apis", g, v, rest @ ..] if !rest.is_empty() => (*g, *v, rest),
         _ => return Ok(None),
     };
-    let lookup = |plural: &str| resources::find(group, version, plural).ok_or_else(ApiError::no_route);
+    let lookup =
+        |plural: &str| resources::find(group, version, plural).ok_or_else(ApiError::no_route);
     let (namespace, rest) = match rest {
-        ["namespaces", ns, plural, more @ ..] if resources::find(group, version, plural).is_some_and(|r| r.namespaced) => {
+        ["namespaces", ns, plural, more @ ..]
+            if resources::find(group, version, plural).is_some_and(|r| r.namespaced) =>
+        {
             (Some((*ns).to_owned()), {
                 let mut v = vec![*plural];
                 v.extend_from_slice(more);
@@ -256,11 +268,23 @@ mod tests {
 
     #[test]
     fn paths_resolve_to_targets() {
-        let t = parse_path("/api/v1/namespaces/default/pods/web/log").unwrap().unwrap();
-        assert_eq!((t.resource.plural, t.namespace.as_deref(), t.name.as_deref(), t.subresource.as_deref()),
-                   ("pods", Some("default"), Some("web"), Some("log")));
+        let t = parse_path("/api/v1/namespaces/default/pods/web/log")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                t.resource.plural,
+                t.namespace.as_deref(),
+                t.name.as_deref(),
+                t.subresource.as_deref()
+            ),
+            ("pods", Some("default"), Some("web"), Some("log"))
+        );
         let t = parse_path("/api/v1/namespaces/default").unwrap().unwrap();
-        assert_eq!((t.resource.plural, t.name.as_deref()), ("namespaces", Some("default")));
+        assert_eq!(
+            (t.resource.plural, t.name.as_deref()),
+            ("namespaces", Some("default"))
+        );
         let t = parse_path("/apis/apps/v1/deployments").unwrap().unwrap();
         assert_eq!((t.resource.plural, t.namespace), ("deployments", None));
         assert!(parse_path("/api/v1/namespaces/default/widgets").is_err());

@@ -38,9 +38,19 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 /// `patchMergeKey` declares in the Kubernetes types kubectl patches.
 fn merge_key(field: &str, sample: Option<&Value>) -> Option<&'static str> {
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "hostAliases" | "resourceClaims" => {
-            if field == "hostAliases" { "ip" } else { "name" }
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "hostAliases"
+        | "resourceClaims" => {
+            if field == "hostAliases" {
+                "ip"
+            } else {
+                "name"
+            }
         }
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
@@ -66,7 +76,9 @@ fn is_primitive_merge_list(field: &str) -> bool {
 /// Applies a strategic merge patch to `target`.
 pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
     let Value::Object(patch) = patch else {
-        return Err(PatchError::Malformed("strategic merge patch must be an object".into()));
+        return Err(PatchError::Malformed(
+            "strategic merge patch must be an object".into(),
+        ));
     };
     if patch.get("$patch").and_then(Value::as_str) == Some("replace") {
         let mut replacement = patch.clone();
@@ -87,13 +99,20 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), PatchErr
             continue;
         }
         if let Some(field) = key.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Array(list)), Some(remove)) = (target_map.get_mut(field), value.as_array()) {
+            if let (Some(Value::Array(list)), Some(remove)) =
+                (target_map.get_mut(field), value.as_array())
+            {
                 list.retain(|v| !remove.contains(v));
             }
             continue;
         }
         if key == "$retainKeys" {
-            let keep: Vec<&str> = value.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let keep: Vec<&str> = value
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             target_map.retain(|k, _| keep.contains(&k.as_str()) || patch.contains_key(k));
             continue;
         }
@@ -105,7 +124,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), PatchErr
                 strategic_merge(target_map.entry(key.clone()).or_insert(Value::Null), value)?;
             }
             Value::Array(items) => {
-                let existing = target_map.entry(key.clone()).or_insert(Value::Array(Vec::new()));
+                let existing = target_map
+                    .entry(key.clone())
+                    .or_insert(Value::Array(Vec::new()));
                 merge_list(key, existing, items)?;
             }
             other => {
@@ -133,8 +154,15 @@ fn merge_list(field: &str, existing: &mut Value, items: &[Value]) -> Result<(), 
         *list = items.to_vec();
         return Ok(());
     };
-    if items.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
-        *list = items.iter().filter(|i| i.get("$patch").is_none()).cloned().collect();
+    if items
+        .iter()
+        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
+    {
+        *list = items
+            .iter()
+            .filter(|i| i.get("$patch").is_none())
+            .cloned()
+            .collect();
         return Ok(());
     }
     for item in items {
@@ -177,16 +205,15 @@ pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
                 add(target, path, op["value"].clone())?;
             }
             "move" | "copy" => {
-                let from = op["from"]
-                    .as_str()
-                    .ok_or_else(|| PatchError::Malformed(format!("missing from in operation {op}")))?;
+                let from = op["from"].as_str().ok_or_else(|| {
+                    PatchError::Malformed(format!("missing from in operation {op}"))
+                })?;
                 let value = if name == "move" {
                     remove(target, from)?
                 } else {
-                    target
-                        .pointer(from)
-                        .cloned()
-                        .ok_or_else(|| PatchError::Failed(format!("copy from {from}: missing value")))?
+                    target.pointer(from).cloned().ok_or_else(|| {
+                        PatchError::Failed(format!("copy from {from}: missing value"))
+                    })?
                 };
                 add(target, path, value)?;
             }
@@ -218,7 +245,11 @@ fn add(target: &mut Value, path: &str, value: Value) -> Result<(), PatchError> {
         return Ok(());
     }
     let (parent, last) = split_parent(path)?;
-    let missing = || PatchError::Failed(format!("add operation does not apply: doc is missing path: {path:?}"));
+    let missing = || {
+        PatchError::Failed(format!(
+            "add operation does not apply: doc is missing path: {path:?}"
+        ))
+    };
     match target.pointer_mut(parent).ok_or_else(missing)? {
         Value::Object(map) => {
             map.insert(last, value);
@@ -227,7 +258,10 @@ fn add(target: &mut Value, path: &str, value: Value) -> Result<(), PatchError> {
             let index = if last == "-" {
                 list.len()
             } else {
-                last.parse::<usize>().ok().filter(|i| *i <= list.len()).ok_or_else(missing)?
+                last.parse::<usize>()
+                    .ok()
+                    .filter(|i| *i <= list.len())
+                    .ok_or_else(missing)?
             };
             list.insert(index, value);
         }
@@ -238,11 +272,19 @@ fn add(target: &mut Value, path: &str, value: Value) -> Result<(), PatchError> {
 
 fn remove(target: &mut Value, path: &str) -> Result<Value, PatchError> {
     let (parent, last) = split_parent(path)?;
-    let missing = || PatchError::Failed(format!("remove operation does not apply: doc is missing path: {path:?}"));
+    let missing = || {
+        PatchError::Failed(format!(
+            "remove operation does not apply: doc is missing path: {path:?}"
+        ))
+    };
     match target.pointer_mut(parent).ok_or_else(missing)? {
         Value::Object(map) => map.remove(&last).ok_or_else(missing),
         Value::Array(list) => {
-            let index = last.parse::<usize>().ok().filter(|i| *i < list.len()).ok_or_else(missing)?;
+            let index = last
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < list.len())
+                .ok_or_else(missing)?;
             Ok(list.remove(index))
         }
         _ => Err(missing()),
@@ -258,19 +300,33 @@ mod tests {
     fn strategic_merge_merges_containers_by_name() {
         let mut pod = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
         strategic_merge(&mut pod, &json!({"spec": {"containers": [{"name": "b", "image": "z"}, {"name": "c", "image": "w"}]}})).unwrap();
-        assert_eq!(pod["spec"]["containers"], json!([{"name": "a", "image": "x"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}]));
-        strategic_merge(&mut pod, &json!({"spec": {"containers": [{"name": "a", "$patch": "delete"}]}})).unwrap();
+        assert_eq!(
+            pod["spec"]["containers"],
+            json!([{"name": "a", "image": "x"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}])
+        );
+        strategic_merge(
+            &mut pod,
+            &json!({"spec": {"containers": [{"name": "a", "$patch": "delete"}]}}),
+        )
+        .unwrap();
         assert_eq!(pod["spec"]["containers"].as_array().unwrap().len(), 2);
     }
 
     #[test]
     fn merge_and_json_patches_follow_their_rfcs() {
         let mut obj = json!({"metadata": {"labels": {"a": "1", "b": "2"}}});
-        merge_patch(&mut obj, &json!({"metadata": {"labels": {"a": null, "c": "3"}}}));
+        merge_patch(
+            &mut obj,
+            &json!({"metadata": {"labels": {"a": null, "c": "3"}}}),
+        );
         assert_eq!(obj["metadata"]["labels"], json!({"b": "2", "c": "3"}));
-        json_patch(&mut obj, &json!([{"op": "add", "path": "/metadata/labels/d", "value": "4"},
+        json_patch(
+            &mut obj,
+            &json!([{"op": "add", "path": "/metadata/labels/d", "value": "4"},
                                      {"op": "remove", "path": "/metadata/labels/b"},
-                                     {"op": "test", "path": "/metadata/labels/c", "value": "3"}])).unwrap();
+                                     {"op": "test", "path": "/metadata/labels/c", "value": "3"}]),
+        )
+        .unwrap();
         assert_eq!(obj["metadata"]["labels"], json!({"c": "3", "d": "4"}));
         assert!(json_patch(&mut obj, &json!([{"op": "remove", "path": "/nope"}])).is_err());
     }

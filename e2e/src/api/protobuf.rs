@@ -48,31 +48,194 @@ type Field = (u32, &'static str, Kind, bool);
 
 fn schema(message: &str) -> Option<&'static [Field]> {
     Some(match message {
-        "ObjectMeta" => &[(1, "name", Str, false), (2, "generateName", Str, false), (3, "namespace", Str, false), (4, "selfLink", Str, false), (5, "uid", Str, false), (6, "resourceVersion", Str, false), (7, "generation", Int, false), (8, "creationTimestamp", Time, false), (9, "deletionTimestamp", Time, false), (10, "deletionGracePeriodSeconds", IntP, false), (11, "labels", MapStr, false), (12, "annotations", MapStr, false), (13, "ownerReferences", Msg("OwnerReference"), true), (14, "finalizers", Str, true), (17, "managedFields", Skip, true)],
-        "OwnerReference" => &[(1, "kind", Str, false), (3, "name", Str, false), (4, "uid", Str, false), (5, "apiVersion", Str, false), (6, "controller", BoolP, false), (7, "blockOwnerDeletion", BoolP, false)],
-        "LabelSelector" => &[(1, "matchLabels", MapStr, false), (2, "matchExpressions", Msg("LabelSelectorRequirement"), true)],
-        "LabelSelectorRequirement" => &[(1, "key", Str, false), (2, "operator", Str, false), (3, "values", Str, true)],
-        "Namespace" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("NamespaceSpec"), false), (3, "status", Skip, false)],
+        "ObjectMeta" => &[
+            (1, "name", Str, false),
+            (2, "generateName", Str, false),
+            (3, "namespace", Str, false),
+            (4, "selfLink", Str, false),
+            (5, "uid", Str, false),
+            (6, "resourceVersion", Str, false),
+            (7, "generation", Int, false),
+            (8, "creationTimestamp", Time, false),
+            (9, "deletionTimestamp", Time, false),
+            (10, "deletionGracePeriodSeconds", IntP, false),
+            (11, "labels", MapStr, false),
+            (12, "annotations", MapStr, false),
+            (13, "ownerReferences", Msg("OwnerReference"), true),
+            (14, "finalizers", Str, true),
+            (17, "managedFields", Skip, true),
+        ],
+        "OwnerReference" => &[
+            (1, "kind", Str, false),
+            (3, "name", Str, false),
+            (4, "uid", Str, false),
+            (5, "apiVersion", Str, false),
+            (6, "controller", BoolP, false),
+            (7, "blockOwnerDeletion", BoolP, false),
+        ],
+        "LabelSelector" => &[
+            (1, "matchLabels", MapStr, false),
+            (2, "matchExpressions", Msg("LabelSelectorRequirement"), true),
+        ],
+        "LabelSelectorRequirement" => &[
+            (1, "key", Str, false),
+            (2, "operator", Str, false),
+            (3, "values", Str, true),
+        ],
+        "Namespace" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("NamespaceSpec"), false),
+            (3, "status", Skip, false),
+        ],
         "NamespaceSpec" => &[(1, "finalizers", Str, true)],
-        "ConfigMap" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "data", MapStr, false), (3, "binaryData", MapBytes, false), (4, "immutable", BoolP, false)],
-        "Secret" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "data", MapBytes, false), (3, "type", Str, false), (4, "stringData", MapStr, false), (5, "immutable", BoolP, false)],
-        "Pod" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("PodSpec"), false), (3, "status", Skip, false)],
-        "PodTemplateSpec" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("PodSpec"), false)],
-        "PodSpec" => &[(2, "containers", Msg("Container"), true), (20, "initContainers", Msg("Container"), true), (3, "restartPolicy", Str, false), (4, "terminationGracePeriodSeconds", IntP, false), (5, "activeDeadlineSeconds", IntP, false), (6, "dnsPolicy", Str, false), (7, "nodeSelector", MapStr, false), (8, "serviceAccountName", Str, false), (9, "serviceAccount", Str, false), (10, "nodeName", Str, false), (11, "hostNetwork", Bool, false), (16, "hostname", Str, false), (17, "subdomain", Str, false), (19, "schedulerName", Str, false), (21, "automountServiceAccountToken", BoolP, false), (24, "priorityClassName", Str, false), (25, "priority", IntP, false), (27, "shareProcessNamespace", BoolP, false), (30, "enableServiceLinks", BoolP, false), (31, "preemptionPolicy", Str, false), (14, "securityContext", Msg("Empty"), false)],
-        "Container" => &[(1, "name", Str, false), (2, "image", Str, false), (3, "command", Str, true), (4, "args", Str, true), (5, "workingDir", Str, false), (6, "ports", Msg("ContainerPort"), true), (7, "env", Msg("EnvVar"), true), (8, "resources", Msg("ResourceRequirements"), false), (9, "volumeMounts", Msg("VolumeMount"), true), (13, "terminationMessagePath", Str, false), (20, "terminationMessagePolicy", Str, false), (14, "imagePullPolicy", Str, false), (16, "stdin", Bool, false), (17, "stdinOnce", Bool, false), (18, "tty", Bool, false)],
-        "ContainerPort" => &[(1, "name", Str, false), (2, "hostPort", Int, false), (3, "containerPort", Int, false), (4, "protocol", Str, false), (5, "hostIP", Str, false)],
+        "ConfigMap" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "data", MapStr, false),
+            (3, "binaryData", MapBytes, false),
+            (4, "immutable", BoolP, false),
+        ],
+        "Secret" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "data", MapBytes, false),
+            (3, "type", Str, false),
+            (4, "stringData", MapStr, false),
+            (5, "immutable", BoolP, false),
+        ],
+        "Pod" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("PodSpec"), false),
+            (3, "status", Skip, false),
+        ],
+        "PodTemplateSpec" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("PodSpec"), false),
+        ],
+        "PodSpec" => &[
+            (2, "containers", Msg("Container"), true),
+            (20, "initContainers", Msg("Container"), true),
+            (3, "restartPolicy", Str, false),
+            (4, "terminationGracePeriodSeconds", IntP, false),
+            (5, "activeDeadlineSeconds", IntP, false),
+            (6, "dnsPolicy", Str, false),
+            (7, "nodeSelector", MapStr, false),
+            (8, "serviceAccountName", Str, false),
+            (9, "serviceAccount", Str, false),
+            (10, "nodeName", Str, false),
+            (11, "hostNetwork", Bool, false),
+            (16, "hostname", Str, false),
+            (17, "subdomain", Str, false),
+            (19, "schedulerName", Str, false),
+            (21, "automountServiceAccountToken", BoolP, false),
+            (24, "priorityClassName", Str, false),
+            (25, "priority", IntP, false),
+            (27, "shareProcessNamespace", BoolP, false),
+            (30, "enableServiceLinks", BoolP, false),
+            (31, "preemptionPolicy", Str, false),
+            (14, "securityContext", Msg("Empty"), false),
+        ],
+        "Container" => &[
+            (1, "name", Str, false),
+            (2, "image", Str, false),
+            (3, "command", Str, true),
+            (4, "args", Str, true),
+            (5, "workingDir", Str, false),
+            (6, "ports", Msg("ContainerPort"), true),
+            (7, "env", Msg("EnvVar"), true),
+            (8, "resources", Msg("ResourceRequirements"), false),
+            (9, "volumeMounts", Msg("VolumeMount"), true),
+            (13, "terminationMessagePath", Str, false),
+            (20, "terminationMessagePolicy", Str, false),
+            (14, "imagePullPolicy", Str, false),
+            (16, "stdin", Bool, false),
+            (17, "stdinOnce", Bool, false),
+            (18, "tty", Bool, false),
+        ],
+        "ContainerPort" => &[
+            (1, "name", Str, false),
+            (2, "hostPort", Int, false),
+            (3, "containerPort", Int, false),
+            (4, "protocol", Str, false),
+            (5, "hostIP", Str, false),
+        ],
         "EnvVar" => &[(1, "name", Str, false), (2, "value", Str, false)],
-        "ResourceRequirements" => &[(1, "limits", MapQuantity, false), (2, "requests", MapQuantity, false)],
-        "VolumeMount" => &[(1, "name", Str, false), (2, "readOnly", Bool, false), (3, "mountPath", Str, false), (4, "subPath", Str, false)],
-        "Deployment" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("DeploymentSpec"), false), (3, "status", Skip, false)],
-        "DeploymentSpec" => &[(1, "replicas", IntP, false), (2, "selector", Msg("LabelSelector"), false), (3, "template", Msg("PodTemplateSpec"), false), (4, "strategy", Msg("DeploymentStrategy"), false), (5, "minReadySeconds", Int, false), (6, "revisionHistoryLimit", IntP, false), (7, "paused", Bool, false), (9, "progressDeadlineSeconds", IntP, false)],
-        "DeploymentStrategy" => &[(1, "type", Str, false), (2, "rollingUpdate", Msg("RollingUpdateDeployment"), false)],
-        "RollingUpdateDeployment" => &[(1, "maxUnavailable", IntOrString, false), (2, "maxSurge", IntOrString, false)],
-        "Job" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("JobSpec"), false), (3, "status", Skip, false)],
-        "JobSpec" => &[(1, "parallelism", IntP, false), (2, "completions", IntP, false), (3, "activeDeadlineSeconds", IntP, false), (4, "selector", Msg("LabelSelector"), false), (5, "manualSelector", BoolP, false), (6, "template", Msg("PodTemplateSpec"), false), (7, "backoffLimit", IntP, false), (8, "ttlSecondsAfterFinished", IntP, false), (9, "completionMode", Str, false), (10, "suspend", BoolP, false), (14, "podReplacementPolicy", Str, false)],
-        "Service" => &[(1, "metadata", Msg("ObjectMeta"), false), (2, "spec", Msg("ServiceSpec"), false), (3, "status", Skip, false)],
-        "ServiceSpec" => &[(1, "ports", Msg("ServicePort"), true), (2, "selector", MapStr, false), (3, "clusterIP", Str, false), (18, "clusterIPs", Str, true), (4, "type", Str, false), (5, "externalIPs", Str, true), (7, "sessionAffinity", Str, false), (10, "externalName", Str, false), (13, "publishNotReadyAddresses", Bool, false), (19, "ipFamilies", Str, true), (17, "ipFamilyPolicy", Str, false), (22, "internalTrafficPolicy", Str, false)],
-        "ServicePort" => &[(1, "name", Str, false), (2, "protocol", Str, false), (3, "port", Int, false), (4, "targetPort", IntOrString, false), (5, "nodePort", Int, false), (6, "appProtocol", Str, false)],
+        "ResourceRequirements" => &[
+            (1, "limits", MapQuantity, false),
+            (2, "requests", MapQuantity, false),
+        ],
+        "VolumeMount" => &[
+            (1, "name", Str, false),
+            (2, "readOnly", Bool, false),
+            (3, "mountPath", Str, false),
+            (4, "subPath", Str, false),
+        ],
+        "Deployment" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("DeploymentSpec"), false),
+            (3, "status", Skip, false),
+        ],
+        "DeploymentSpec" => &[
+            (1, "replicas", IntP, false),
+            (2, "selector", Msg("LabelSelector"), false),
+            (3, "template", Msg("PodTemplateSpec"), false),
+            (4, "strategy", Msg("DeploymentStrategy"), false),
+            (5, "minReadySeconds", Int, false),
+            (6, "revisionHistoryLimit", IntP, false),
+            (7, "paused", Bool, false),
+            (9, "progressDeadlineSeconds", IntP, false),
+        ],
+        "DeploymentStrategy" => &[
+            (1, "type", Str, false),
+            (2, "rollingUpdate", Msg("RollingUpdateDeployment"), false),
+        ],
+        "RollingUpdateDeployment" => &[
+            (1, "maxUnavailable", IntOrString, false),
+            (2, "maxSurge", IntOrString, false),
+        ],
+        "Job" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("JobSpec"), false),
+            (3, "status", Skip, false),
+        ],
+        "JobSpec" => &[
+            (1, "parallelism", IntP, false),
+            (2, "completions", IntP, false),
+            (3, "activeDeadlineSeconds", IntP, false),
+            (4, "selector", Msg("LabelSelector"), false),
+            (5, "manualSelector", BoolP, false),
+            (6, "template", Msg("PodTemplateSpec"), false),
+            (7, "backoffLimit", IntP, false),
+            (8, "ttlSecondsAfterFinished", IntP, false),
+            (9, "completionMode", Str, false),
+            (10, "suspend", BoolP, false),
+            (14, "podReplacementPolicy", Str, false),
+        ],
+        "Service" => &[
+            (1, "metadata", Msg("ObjectMeta"), false),
+            (2, "spec", Msg("ServiceSpec"), false),
+            (3, "status", Skip, false),
+        ],
+        "ServiceSpec" => &[
+            (1, "ports", Msg("ServicePort"), true),
+            (2, "selector", MapStr, false),
+            (3, "clusterIP", Str, false),
+            (18, "clusterIPs", Str, true),
+            (4, "type", Str, false),
+            (5, "externalIPs", Str, true),
+            (7, "sessionAffinity", Str, false),
+            (10, "externalName", Str, false),
+            (13, "publishNotReadyAddresses", Bool, false),
+            (19, "ipFamilies", Str, true),
+            (17, "ipFamilyPolicy", Str, false),
+            (22, "internalTrafficPolicy", Str, false),
+        ],
+        "ServicePort" => &[
+            (1, "name", Str, false),
+            (2, "protocol", Str, false),
+            (3, "port", Int, false),
+            (4, "targetPort", IntOrString, false),
+            (5, "nodePort", Int, false),
+            (6, "appProtocol", Str, false),
+        ],
         "Empty" => &[],
         _ => return None,
     })
@@ -87,7 +250,10 @@ impl<'a> Reader<'a> {
     fn varint(&mut self) -> Result<u64, ProtobufError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
-            let byte = *self.data.get(self.pos).ok_or_else(|| ProtobufError::Malformed("truncated varint".into()))?;
+            let byte = *self
+                .data
+                .get(self.pos)
+                .ok_or_else(|| ProtobufError::Malformed("truncated varint".into()))?;
             self.pos += 1;
             value |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
@@ -99,7 +265,10 @@ impl<'a> Reader<'a> {
 
     fn bytes(&mut self) -> Result<&'a [u8], ProtobufError> {
         let len = self.varint()? as usize;
-        let end = self.pos.checked_add(len).filter(|e| *e <= self.data.len())
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|e| *e <= self.data.len())
             .ok_or_else(|| ProtobufError::Malformed("truncated field".into()))?;
         let slice = &self.data[self.pos..end];
         self.pos = end;
@@ -135,18 +304,24 @@ impl<'a> Reader<'a> {
 }
 
 fn text(bytes: &[u8]) -> Result<String, ProtobufError> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| ProtobufError::Malformed("invalid UTF-8 in string".into()))
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ProtobufError::Malformed("invalid UTF-8 in string".into()))
 }
 
 /// Decodes a `k8s\0`-prefixed body into (apiVersion, kind, JSON object).
 pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
-    let rest = body.strip_prefix(b"k8s\0").ok_or_else(|| ProtobufError::Malformed("missing k8s\\0 prefix".into()))?;
+    let rest = body
+        .strip_prefix(b"k8s\0")
+        .ok_or_else(|| ProtobufError::Malformed("missing k8s\\0 prefix".into()))?;
     let mut reader = Reader { data: rest, pos: 0 };
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
     while let Some((tag, wire)) = reader.key()? {
         match (tag, wire) {
             (1, 2) => {
-                let mut meta = Reader { data: reader.bytes()?, pos: 0 };
+                let mut meta = Reader {
+                    data: reader.bytes()?,
+                    pos: 0,
+                };
                 while let Some((t, w)) = meta.key()? {
                     match (t, w) {
                         (1, 2) => api_version = text(meta.bytes()?)?,
@@ -169,7 +344,8 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
 }
 
 fn message(name: &str, data: &[u8]) -> Result<Value, ProtobufError> {
-    let fields = schema(name).ok_or_else(|| ProtobufError::Unsupported(format!("message {name}")))?;
+    let fields =
+        schema(name).ok_or_else(|| ProtobufError::Unsupported(format!("message {name}")))?;
     let mut out = Map::new();
     let mut reader = Reader { data, pos: 0 };
     while let Some((tag, wire)) = reader.key()? {
@@ -215,7 +391,9 @@ fn message(name: &str, data: &[u8]) -> Result<Value, ProtobufError> {
     }
     // Go's omitempty: unset non-pointer fields disappear.
     out.retain(|key, value| {
-        let pointer = fields.iter().any(|f| f.1 == key && matches!(f.2, IntP | BoolP));
+        let pointer = fields
+            .iter()
+            .any(|f| f.1 == key && matches!(f.2, IntP | BoolP));
         pointer
             || !(value.is_null()
                 || value == &json!("")
@@ -250,7 +428,11 @@ fn quantity(data: &[u8]) -> Result<Value, ProtobufError> {
     let mut reader = Reader { data, pos: 0 };
     let mut value = String::new();
     while let Some((tag, wire)) = reader.key()? {
-        if tag == 1 { value = text(reader.bytes()?)? } else { reader.skip(wire)? }
+        if tag == 1 {
+            value = text(reader.bytes()?)?
+        } else {
+            reader.skip(wire)?
+        }
     }
     Ok(json!(value))
 }
@@ -273,7 +455,11 @@ fn time(data: &[u8]) -> Result<Value, ProtobufError> {
     let mut reader = Reader { data, pos: 0 };
     let mut seconds = 0i64;
     while let Some((tag, wire)) = reader.key()? {
-        if tag == 1 { seconds = reader.varint()? as i64 } else { reader.skip(wire)? }
+        if tag == 1 {
+            seconds = reader.varint()? as i64
+        } else {
+            reader.skip(wire)?
+        }
     }
     if seconds == 0 {
         return Ok(Value::Null);
@@ -299,8 +485,18 @@ mod tests {
         let type_meta = [field(1, b"v1"), field(2, b"Namespace")].concat();
         let body = [b"k8s\0".to_vec(), field(1, &type_meta), field(2, &meta)].concat();
         let object = decode(&body).unwrap();
-        assert_eq!(object, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "foo"}}));
-        let unknown = [b"k8s\0".to_vec(), field(1, &[field(1, b"v1"), field(2, b"Widget")].concat())].concat();
-        assert!(matches!(decode(&unknown), Err(ProtobufError::Unsupported(_))));
+        assert_eq!(
+            object,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "foo"}})
+        );
+        let unknown = [
+            b"k8s\0".to_vec(),
+            field(1, &[field(1, b"v1"), field(2, b"Widget")].concat()),
+        ]
+        .concat();
+        assert!(matches!(
+            decode(&unknown),
+            Err(ProtobufError::Unsupported(_))
+        ));
     }
 }

@@ -95,7 +95,8 @@ mod tests {
 
     #[test]
     fn decodes_selectors_and_repeats() {
-        let q = Query::parse("fieldSelector=metadata.name%3Dweb&command=sh&command=-c&x=a+b&watch=1");
+        let q =
+            Query::parse("fieldSelector=metadata.name%3Dweb&command=sh&command=-c&x=a+b&watch=1");
         assert_eq!(q.get("fieldSelector"), Some("metadata.name=web"));
         assert_eq!(q.all("command"), vec!["sh", "-c"]);
         assert_eq!(q.get("x"), Some("a b"));

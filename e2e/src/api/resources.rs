@@ -37,7 +37,9 @@ const CRUD: &[&str] = &[
     "watch",
 ];
 
-const NO_DELETECOLLECTION: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+const NO_DELETECOLLECTION: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 /// Every served resource.
 pub static RESOURCES: &[Resource] = &[

@@ -17,7 +17,11 @@ use crate::sim::{Body, Sim};
 use crate::store::{metadata_mut, str_at};
 
 /// Serves one REST request.
-pub async fn handle(sim: &Arc<Sim>, target: &Target, request: ApiRequest) -> Result<Response<Body>, ApiError> {
+pub async fn handle(
+    sim: &Arc<Sim>,
+    target: &Target,
+    request: ApiRequest,
+) -> Result<Response<Body>, ApiError> {
     let sub = target.subresource.as_deref();
     match (&request.method, target.name.as_deref(), sub) {
         (&Method::GET, None, None) => {
@@ -60,14 +64,23 @@ fn store_error(target: &Target) -> impl Fn(crate::store::StoreError) -> ApiError
 fn get(sim: &Sim, target: &Target) -> Result<Value, ApiError> {
     sim.store
         .get(target.resource.plural, ns(target), name(target))
-        .ok_or_else(|| ApiError::not_found(target.resource.group, target.resource.plural, name(target)))
+        .ok_or_else(|| {
+            ApiError::not_found(target.resource.group, target.resource.plural, name(target))
+        })
 }
 
 /// A single-object response: the object, or its one-row Table when asked for.
 fn respond(code: u16, target: &Target, request: &ApiRequest, object: Value) -> Response<Body> {
     if table::wants_table(&request.accept) {
         let rv = str_at(&object, "/metadata/resourceVersion").to_owned();
-        return json_response(code, &table::table(target.resource.plural, &[object], json!({"resourceVersion": rv})));
+        return json_response(
+            code,
+            &table::table(
+                target.resource.plural,
+                &[object],
+                json!({"resourceVersion": rv}),
+            ),
+        );
     }
     json_response(code, &object)
 }
@@ -82,13 +95,22 @@ fn selectors(target: &Target, request: &ApiRequest) -> Result<Selectors, ApiErro
 
 fn list(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<Body>, ApiError> {
     let selectors = selectors(target, request)?;
-    let (mut items, rv) = sim.store.list(target.resource.plural, target.namespace.as_deref(), |o| selectors.matches(o));
+    let (mut items, rv) =
+        sim.store
+            .list(target.resource.plural, target.namespace.as_deref(), |o| {
+                selectors.matches(o)
+            });
     // Pagination: `continue` is the last key returned; clients treat it as opaque.
     if let Some(token) = request.query.get("continue").filter(|t| !t.is_empty()) {
         let (token_ns, token_name) = token.split_once('/').ok_or_else(|| {
             ApiError::bad_request("continue key is not valid: invalid continue token")
         })?;
-        items.retain(|o| (str_at(o, "/metadata/namespace"), str_at(o, "/metadata/name")) > (token_ns, token_name));
+        items.retain(|o| {
+            (
+                str_at(o, "/metadata/namespace"),
+                str_at(o, "/metadata/name"),
+            ) > (token_ns, token_name)
+        });
     }
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let Some(limit) = request.query.int("limit")?.filter(|l| *l > 0)
@@ -97,11 +119,18 @@ fn list(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<Bod
         let remaining = items.len() - limit as usize;
         items.truncate(limit as usize);
         let last = items.last().expect("limit > 0");
-        metadata["continue"] = json!(format!("{}/{}", str_at(last, "/metadata/namespace"), str_at(last, "/metadata/name")));
+        metadata["continue"] = json!(format!(
+            "{}/{}",
+            str_at(last, "/metadata/namespace"),
+            str_at(last, "/metadata/name")
+        ));
         metadata["remainingItemCount"] = json!(remaining);
     }
     if table::wants_table(&request.accept) {
-        return Ok(json_response(200, &table::table(target.resource.plural, &items, metadata)));
+        return Ok(json_response(
+            200,
+            &table::table(target.resource.plural, &items, metadata),
+        ));
     }
     // Items of a typed list carry no apiVersion/kind on the wire.
     for item in &mut items {
@@ -110,20 +139,33 @@ fn list(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<Bod
             map.remove("kind");
         }
     }
-    Ok(json_response(200, &json!({
-        "kind": format!("{}List", target.resource.kind),
-        "apiVersion": target.resource.api_version(),
-        "metadata": metadata,
-        "items": items,
-    })))
+    Ok(json_response(
+        200,
+        &json!({
+            "kind": format!("{}List", target.resource.kind),
+            "apiVersion": target.resource.api_version(),
+            "metadata": metadata,
+            "items": items,
+        }),
+    ))
 }
 
-fn watch(sim: &Arc<Sim>, target: &Target, request: &ApiRequest) -> Result<Response<Body>, ApiError> {
+fn watch(
+    sim: &Arc<Sim>,
+    target: &Target,
+    request: &ApiRequest,
+) -> Result<Response<Body>, ApiError> {
     let selectors = selectors(target, request)?;
     let q = &request.query;
     let params = WatchParams {
-        resource_version: q.get("resourceVersion").filter(|v| !v.is_empty()).map(str::to_owned),
-        timeout: q.int("timeoutSeconds")?.filter(|t| *t > 0).map(|t| std::time::Duration::from_secs(t as u64)),
+        resource_version: q
+            .get("resourceVersion")
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
+        timeout: q
+            .int("timeoutSeconds")?
+            .filter(|t| *t > 0)
+            .map(|t| std::time::Duration::from_secs(t as u64)),
         bookmarks: q.flag("allowWatchBookmarks")?,
         initial_events: q.flag("sendInitialEvents")?,
         table: table::wants_table(&request.accept),
@@ -134,17 +176,27 @@ fn watch(sim: &Arc<Sim>, target: &Target, request: &ApiRequest) -> Result<Respon
 /// Decodes a JSON (or, from kubectl's typed clients, protobuf) body into an object.
 fn decode(request: &ApiRequest) -> Result<Value, ApiError> {
     let body = &request.body[..];
-    if request.content_type.starts_with("application/vnd.kubernetes.protobuf") {
+    if request
+        .content_type
+        .starts_with("application/vnd.kubernetes.protobuf")
+    {
         return protobuf::decode(body).map_err(|e| match e {
-            protobuf::ProtobufError::Unsupported(_) => ApiError::new(415, "UnsupportedMediaType", e.to_string()),
+            protobuf::ProtobufError::Unsupported(_) => {
+                ApiError::new(415, "UnsupportedMediaType", e.to_string())
+            }
             protobuf::ProtobufError::Malformed(_) => ApiError::bad_request(e.to_string()),
         });
     }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!("Object 'Kind' is missing in '{}': {e}", String::from_utf8_lossy(body)))
+        ApiError::bad_request(format!(
+            "Object 'Kind' is missing in '{}': {e}",
+            String::from_utf8_lossy(body)
+        ))
     })?;
     if !value.is_object() {
-        return Err(ApiError::bad_request("the body of the request must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body of the request must be a JSON object",
+        ));
     }
     Ok(value)
 }
@@ -200,9 +252,7 @@ fn check_namespace(sim: &Sim, target: &Target) -> Result<(), ApiError> {
     let namespace = ns(target);
     match sim.store.get("namespaces", "", namespace) {
         None => Err(ApiError::not_found("", "namespaces", namespace)),
-        Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => Err(ApiError {
-            details: Some(json!({"name": namespace, "kind": "namespaces", "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {namespace} is being terminated"), "field": "metadata.namespace"}]})),
-            ..ApiError::new(
+        Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => Err(ApiError::new(
                 403,
                 "Forbidden",
                 format!(
@@ -210,13 +260,16 @@ fn check_namespace(sim: &Sim, target: &Target) -> Result<(), ApiError> {
                     super::status::qualified(target.resource.group, target.resource.plural),
                     name(target)
                 ),
-            )
-        }),
+            ).with_details(json!({"name": namespace, "kind": "namespaces", "causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {namespace} is being terminated"), "field": "metadata.namespace"}]}))),
         Some(_) => Ok(()),
     }
 }
 
-fn invalid(target: &Target, object: &Value, causes: Vec<super::status::Cause>) -> Result<(), ApiError> {
+fn invalid(
+    target: &Target,
+    object: &Value,
+    causes: Vec<super::status::Cause>,
+) -> Result<(), ApiError> {
     if causes.is_empty() {
         return Ok(());
     }
@@ -224,17 +277,29 @@ fn invalid(target: &Target, object: &Value, causes: Vec<super::status::Cause>) -
         "" => str_at(object, "/metadata/generateName"),
         n => n,
     };
-    Err(ApiError::invalid(target.resource.group, target.resource.kind, object_name, &causes))
+    Err(ApiError::invalid(
+        target.resource.group,
+        target.resource.kind,
+        object_name,
+        &causes,
+    ))
 }
 
 /// The field manager of a non-apply write: `fieldManager`, or the client's user-agent name.
 fn manager(request: &ApiRequest) -> Result<String, ApiError> {
     let manager = match request.query.get("fieldManager") {
         Some(m) if !m.is_empty() => m.to_owned(),
-        _ => request.user_agent.split('/').next().unwrap_or("unknown").to_owned(),
+        _ => request
+            .user_agent
+            .split('/')
+            .next()
+            .unwrap_or("unknown")
+            .to_owned(),
     };
     if manager.len() > 128 {
-        return Err(ApiError::bad_request("fieldManager: Too long: must have at most 128 bytes"));
+        return Err(ApiError::bad_request(
+            "fieldManager: Too long: must have at most 128 bytes",
+        ));
     }
     Ok(manager)
 }
@@ -243,15 +308,30 @@ fn dry_run(request: &ApiRequest) -> Result<bool, ApiError> {
     match request.query.get("dryRun") {
         None | Some("") => Ok(false),
         Some("All") => Ok(true),
-        Some(other) => Err(ApiError::bad_request(format!("Invalid dry run value: {other:?}; supported values: \"All\""))),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Invalid dry run value: {other:?}; supported values: \"All\""
+        ))),
     }
 }
 
 /// Strips what a client may not set, fills defaults, validates and records ownership of a new
 /// object; the caller stores it.
-fn prepare_create(sim: &Sim, target: &Target, object: &mut Value, manager: Option<&str>) -> Result<(), ApiError> {
+fn prepare_create(
+    sim: &Sim,
+    target: &Target,
+    object: &mut Value,
+    manager: Option<&str>,
+) -> Result<(), ApiError> {
     let meta = metadata_mut(object);
-    for field in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"] {
+    for field in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "selfLink",
+    ] {
         meta.remove(field);
     }
     if target.resource.plural == "jobs" {
@@ -259,7 +339,11 @@ fn prepare_create(sim: &Sim, target: &Target, object: &mut Value, manager: Optio
         meta.insert("uid".into(), json!(crate::store::new_uid()));
     }
     defaults::on_create(target.resource.plural, object, &sim.store);
-    invalid(target, object, validation::validate(target.resource.plural, object, None))?;
+    invalid(
+        target,
+        object,
+        validation::validate(target.resource.plural, object, None),
+    )?;
     if let Some(manager) = manager {
         managed::record_update(None, object, manager, &target.resource.api_version(), "");
     }
@@ -284,7 +368,10 @@ fn create(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<B
     if dry_run(request)? {
         return Ok(json_response(201, &object));
     }
-    let created = sim.store.create(target.resource.plural, object).map_err(store_error(&target))?;
+    let created = sim
+        .store
+        .create(target.resource.plural, object)
+        .map_err(store_error(&target))?;
     Ok(respond(201, &target, request, created))
 }
 
@@ -319,7 +406,12 @@ fn scope_change(target: &Target, old: &Value, new: &mut Value) {
 }
 
 /// The shared tail of update and patch: scope, validate, record ownership, keep server fields.
-fn finish_change(target: &Target, old: &Value, new: &mut Value, manager: &str) -> Result<(), ApiError> {
+fn finish_change(
+    target: &Target,
+    old: &Value,
+    new: &mut Value,
+    manager: &str,
+) -> Result<(), ApiError> {
     scope_change(target, old, new);
     if target.resource.plural == "secrets" {
         defaults::secret(new);
@@ -327,7 +419,11 @@ fn finish_change(target: &Target, old: &Value, new: &mut Value, manager: &str) -
     if target.resource.plural == "namespaces" && target.subresource.as_deref() != Some("finalize") {
         new["spec"] = old["spec"].clone();
     }
-    invalid(target, new, validation::validate(target.resource.plural, new, Some(old)))?;
+    invalid(
+        target,
+        new,
+        validation::validate(target.resource.plural, new, Some(old)),
+    )?;
     let sub = target.subresource.as_deref().unwrap_or("");
     managed::record_update(Some(old), new, manager, &target.resource.api_version(), sub);
     Ok(())
@@ -394,20 +490,32 @@ fn check_version(target: &Target, expected: &str, current: &Value) -> Result<(),
 
 /// Writes the object `change` computes from the stored one, atomically; with `dry`, computes
 /// it and stores nothing. Returns the resulting object.
-fn write(sim: &Sim, target: &Target, dry: bool, change: impl FnOnce(&Value) -> Result<Value, ApiError>) -> Result<Value, ApiError> {
-    let result = sim.store.try_modify(target.resource.plural, ns(target), name(target), |current| {
-        let new = change(current)?;
-        if dry {
-            return Err(Abort::DryRun(new));
-        }
-        *current = new;
-        Ok(())
-    });
+fn write(
+    sim: &Sim,
+    target: &Target,
+    dry: bool,
+    change: impl FnOnce(&Value) -> Result<Value, ApiError>,
+) -> Result<Value, ApiError> {
+    let result = sim.store.try_modify(
+        target.resource.plural,
+        ns(target),
+        name(target),
+        |current| {
+            let new = change(current)?;
+            if dry {
+                return Err(Abort::DryRun(new));
+            }
+            *current = new;
+            Ok(())
+        },
+    );
     match result {
         Ok(object) | Err(Abort::DryRun(object)) => Ok(object),
-        Err(Abort::Api(e)) if e.code == 404 && e.reason == "NotFound" => {
-            Err(ApiError::not_found(target.resource.group, target.resource.plural, name(target)))
-        }
+        Err(Abort::Api(e)) if e.code == 404 && e.reason == "NotFound" => Err(ApiError::not_found(
+            target.resource.group,
+            target.resource.plural,
+            name(target),
+        )),
         Err(Abort::Api(e)) => Err(e),
     }
 }
@@ -455,7 +563,11 @@ fn patch(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<Bo
     Ok(respond(200, target, request, object))
 }
 
-fn apply_patch(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<Body>, ApiError> {
+fn apply_patch(
+    sim: &Sim,
+    target: &Target,
+    request: &ApiRequest,
+) -> Result<Response<Body>, ApiError> {
     let manager = match request.query.get("fieldManager") {
         Some(m) if !m.is_empty() => m.to_owned(),
         _ => {
@@ -477,9 +589,18 @@ fn apply_patch(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Respo
     }
     let api_version = target.resource.api_version();
     let sub = target.subresource.as_deref().unwrap_or("");
-    let req = ApplyRequest { manager: &manager, force, api_version: &api_version, subresource: sub };
+    let req = ApplyRequest {
+        manager: &manager,
+        force,
+        api_version: &api_version,
+        subresource: sub,
+    };
     let result = write(sim, target, dry, |current| {
-        check_version(target, str_at(&applied, "/metadata/resourceVersion"), current)?;
+        check_version(
+            target,
+            str_at(&applied, "/metadata/resourceVersion"),
+            current,
+        )?;
         let mut new = apply::apply(Some(current), applied.clone(), &req)?;
         let managed_fields = new.pointer("/metadata/managedFields").cloned();
         scope_change(target, current, &mut new);
@@ -489,7 +610,11 @@ fn apply_patch(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Respo
         if target.resource.plural == "secrets" {
             defaults::secret(&mut new);
         }
-        invalid(target, &new, validation::validate(target.resource.plural, &new, Some(current)))?;
+        invalid(
+            target,
+            &new,
+            validation::validate(target.resource.plural, &new, Some(current)),
+        )?;
         Ok(new)
     });
     match result {
@@ -506,7 +631,10 @@ fn apply_patch(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Respo
             if dry {
                 return Ok(respond(201, target, request, object));
             }
-            let created = sim.store.create(target.resource.plural, object).map_err(store_error(target))?;
+            let created = sim
+                .store
+                .create(target.resource.plural, object)
+                .map_err(store_error(target))?;
             Ok(respond(201, target, request, created))
         }
         Err(e) => Err(e),
@@ -525,13 +653,18 @@ fn delete_options(request: &ApiRequest) -> Result<DeleteOptions, ApiError> {
     let body: Value = if request.body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice(&request.body).map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+        serde_json::from_slice(&request.body)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
     };
     let mut propagation = body["propagationPolicy"].as_str().map(str::to_owned);
     if let Some(orphan) = body["orphanDependents"].as_bool() {
         propagation.get_or_insert_with(|| if orphan { "Orphan" } else { "Background" }.into());
     }
-    if let Some(p) = request.query.get("propagationPolicy").filter(|p| !p.is_empty()) {
+    if let Some(p) = request
+        .query
+        .get("propagationPolicy")
+        .filter(|p| !p.is_empty())
+    {
         propagation = Some(p.to_owned());
     }
     if let Some(p) = &propagation
@@ -540,7 +673,9 @@ fn delete_options(request: &ApiRequest) -> Result<DeleteOptions, ApiError> {
         return Err(ApiError::new(
             422,
             "Invalid",
-            format!("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""),
+            format!(
+                "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: {p:?}: supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+            ),
         ));
     }
     let grace = match request.query.int("gracePeriodSeconds")? {
@@ -550,39 +685,84 @@ fn delete_options(request: &ApiRequest) -> Result<DeleteOptions, ApiError> {
     Ok(DeleteOptions {
         grace,
         propagation,
-        precondition_uid: body["preconditions"]["uid"].as_str().unwrap_or_default().to_owned(),
-        precondition_rv: body["preconditions"]["resourceVersion"].as_str().unwrap_or_default().to_owned(),
+        precondition_uid: body["preconditions"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        precondition_rv: body["preconditions"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     })
 }
 
 /// Deletes one object per the options; returns what the API server returns (the object while it
 /// still exists, else a Success Status).
-fn delete_one(sim: &Sim, target: &Target, object_name: &str, options: &DeleteOptions) -> Result<Value, ApiError> {
+fn delete_one(
+    sim: &Sim,
+    target: &Target,
+    object_name: &str,
+    options: &DeleteOptions,
+) -> Result<Value, ApiError> {
     let resource = target.resource;
     let namespace = ns(target);
-    let current = sim.store.get(resource.plural, namespace, object_name)
+    let current = sim
+        .store
+        .get(resource.plural, namespace, object_name)
         .ok_or_else(|| ApiError::not_found(resource.group, resource.plural, object_name))?;
-    if !options.precondition_uid.is_empty() && options.precondition_uid != str_at(&current, "/metadata/uid") {
-        return Err(ApiError::conflict(resource.group, resource.plural, object_name, &format!(
-            "Precondition failed: UID in precondition: {}, UID in object meta: {}", options.precondition_uid, str_at(&current, "/metadata/uid"))));
+    if !options.precondition_uid.is_empty()
+        && options.precondition_uid != str_at(&current, "/metadata/uid")
+    {
+        return Err(ApiError::conflict(
+            resource.group,
+            resource.plural,
+            object_name,
+            &format!(
+                "Precondition failed: UID in precondition: {}, UID in object meta: {}",
+                options.precondition_uid,
+                str_at(&current, "/metadata/uid")
+            ),
+        ));
     }
-    if !options.precondition_rv.is_empty() && options.precondition_rv != str_at(&current, "/metadata/resourceVersion") {
-        return Err(ApiError::conflict(resource.group, resource.plural, object_name, &format!(
-            "Precondition failed: ResourceVersion in precondition: {}, ResourceVersion in object meta: {}", options.precondition_rv, str_at(&current, "/metadata/resourceVersion"))));
+    if !options.precondition_rv.is_empty()
+        && options.precondition_rv != str_at(&current, "/metadata/resourceVersion")
+    {
+        return Err(ApiError::conflict(
+            resource.group,
+            resource.plural,
+            object_name,
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {}, ResourceVersion in object meta: {}",
+                options.precondition_rv,
+                str_at(&current, "/metadata/resourceVersion")
+            ),
+        ));
     }
     let propagation = match options.propagation.as_deref() {
         Some(p) => Propagation::parse(p).unwrap_or(Propagation::Background),
         None => Propagation::default_for(resource.plural),
     };
-    let after = gc::delete(&sim.store, resource.plural, namespace, object_name, propagation, options.grace)
-        .map_err(store_error(target))?;
-    let gone = sim.store.get(resource.plural, namespace, object_name).is_none();
+    let after = gc::delete(
+        &sim.store,
+        resource.plural,
+        namespace,
+        object_name,
+        propagation,
+        options.grace,
+    )
+    .map_err(store_error(target))?;
+    let gone = sim
+        .store
+        .get(resource.plural, namespace, object_name)
+        .is_none();
     if gone && resource.plural != "pods" {
         let mut details = json!({"name": object_name, "kind": resource.plural, "uid": str_at(&after, "/metadata/uid")});
         if !resource.group.is_empty() {
             details["group"] = json!(resource.group);
         }
-        return Ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}));
+        return Ok(
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+        );
     }
     Ok(after)
 }
@@ -596,18 +776,27 @@ fn delete(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<B
     Ok(json_response(200, &result))
 }
 
-fn delete_collection(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<Body>, ApiError> {
+fn delete_collection(
+    sim: &Sim,
+    target: &Target,
+    request: &ApiRequest,
+) -> Result<Response<Body>, ApiError> {
     if !target.resource.verbs.contains(&"deletecollection") {
         return Err(ApiError::method_not_allowed("DELETE"));
     }
     let options = delete_options(request)?;
     let selectors = selectors(target, request)?;
-    let (items, _) = sim.store.list(target.resource.plural, target.namespace.as_deref(), |o| selectors.matches(o));
+    let (items, _) = sim
+        .store
+        .list(target.resource.plural, target.namespace.as_deref(), |o| {
+            selectors.matches(o)
+        });
     let mut deleted = Vec::new();
     if !dry_run(request)? {
         for item in &items {
             let mut one = target.clone();
-            one.namespace = Some(str_at(item, "/metadata/namespace").to_owned()).filter(|n| !n.is_empty());
+            one.namespace =
+                Some(str_at(item, "/metadata/namespace").to_owned()).filter(|n| !n.is_empty());
             match delete_one(sim, &one, str_at(item, "/metadata/name"), &options) {
                 Ok(_) => deleted.push(item.clone()),
                 Err(e) if e.code == 404 => {}
@@ -615,10 +804,13 @@ fn delete_collection(sim: &Sim, target: &Target, request: &ApiRequest) -> Result
             }
         }
     }
-    Ok(json_response(200, &json!({
-        "kind": format!("{}List", target.resource.kind),
-        "apiVersion": target.resource.api_version(),
-        "metadata": {"resourceVersion": sim.store.resource_version().to_string()},
-        "items": if deleted.is_empty() { items } else { deleted },
-    })))
+    Ok(json_response(
+        200,
+        &json!({
+            "kind": format!("{}List", target.resource.kind),
+            "apiVersion": target.resource.api_version(),
+            "metadata": {"resourceVersion": sim.store.resource_version().to_string()},
+            "items": if deleted.is_empty() { items } else { deleted },
+        }),
+    ))
 }

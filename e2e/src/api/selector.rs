@@ -73,7 +73,11 @@ impl LabelSelector {
     /// Parses a `labelSelector` query value.
     pub fn parse(s: &str) -> Result<Self, SelectorError> {
         let mut requirements = Vec::new();
-        for term in split_top(s).into_iter().map(str::trim).filter(|t| !t.is_empty()) {
+        for term in split_top(s)
+            .into_iter()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             let requirement = if let Some(key) = term.strip_prefix('!') {
                 (key.trim().to_owned(), Op::NotExists)
             } else if let Some((k, v)) = term.split_once("!=") {
@@ -85,16 +89,25 @@ impl LabelSelector {
             } else if let Some((k, v)) = term.split_once(" in ") {
                 (k.trim().to_owned(), Op::In(set_values(v)?))
             } else if let Some((k, v)) = term.split_once('>') {
-                let n = v.trim().parse().map_err(|_| SelectorError::Label(format!("{term}: not an integer")))?;
+                let n = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| SelectorError::Label(format!("{term}: not an integer")))?;
                 (k.trim().to_owned(), Op::Gt(n))
             } else if let Some((k, v)) = term.split_once('<') {
-                let n = v.trim().parse().map_err(|_| SelectorError::Label(format!("{term}: not an integer")))?;
+                let n = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| SelectorError::Label(format!("{term}: not an integer")))?;
                 (k.trim().to_owned(), Op::Lt(n))
             } else {
                 (term.to_owned(), Op::Exists)
             };
             if requirement.0.is_empty() || requirement.0.contains(char::is_whitespace) {
-                return Err(SelectorError::Label(format!("invalid label key {:?}", requirement.0)));
+                return Err(SelectorError::Label(format!(
+                    "invalid label key {:?}",
+                    requirement.0
+                )));
             }
             requirements.push(requirement);
         }
@@ -120,7 +133,11 @@ impl LabelSelector {
             let values: Vec<String> = expr
                 .get("values")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             let op = match expr.get("operator")?.as_str()? {
                 "In" => Op::In(values),
@@ -151,8 +168,12 @@ impl LabelSelector {
                 (Op::NotEq(want), v) => v != Some(want.as_str()),
                 (Op::In(set), v) => v.is_some_and(|v| set.iter().any(|s| s == v)),
                 (Op::NotIn(set), v) => v.is_none_or(|v| !set.iter().any(|s| s == v)),
-                (Op::Gt(n), v) => v.and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v > *n),
-                (Op::Lt(n), v) => v.and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v < *n),
+                (Op::Gt(n), v) => v
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_some_and(|v| v > *n),
+                (Op::Lt(n), v) => v
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_some_and(|v| v < *n),
             }
         })
     }
@@ -278,13 +299,18 @@ mod tests {
             ("n>4,n<6", true),
             ("", true),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches(&pod), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches(&pod),
+                want,
+                "{sel}"
+            );
         }
     }
 
     #[test]
     fn field_selectors_reject_unknown_fields() {
-        let pod = json!({"metadata": {"name": "a", "namespace": "x"}, "status": {"phase": "Running"}});
+        let pod =
+            json!({"metadata": {"name": "a", "namespace": "x"}, "status": {"phase": "Running"}});
         let sel = FieldSelector::parse("pods", "metadata.name=a,status.phase!=Failed").unwrap();
         assert!(sel.matches("pods", &pod));
         assert_eq!(

@@ -31,11 +31,11 @@ pub struct ApiError {
     /// HTTP status code (also `Status.code`).
     pub code: u16,
     /// `Status.reason` (`NotFound`, `AlreadyExists`, `Conflict`, `Invalid`, `BadRequest`…).
-    pub reason: String,
+    pub reason: &'static str,
     /// `Status.message`, the text kubectl prints after "Error from server (Reason): ".
     pub message: String,
-    /// `Status.details`, if any.
-    pub details: Option<Value>,
+    /// `Status.details`, if any (boxed: errors travel in every `Result` of the API layer).
+    pub details: Option<Box<Value>>,
 }
 
 /// The `details` of a Status about one object: name, the group when not core, and the
@@ -59,52 +59,52 @@ pub fn qualified(group: &str, resource: &str) -> String {
 
 impl ApiError {
     /// An error with no details.
-    pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             code,
-            reason: reason.to_owned(),
+            reason,
             message: message.into(),
             details: None,
         }
     }
 
+    /// The same error with `Status.details`.
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(Box::new(details));
+        self
+    }
+
     /// 404 `pods "x" not found`.
     pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
-        ApiError {
-            details: Some(object_details(group, resource, name)),
-            ..Self::new(
-                404,
-                "NotFound",
-                format!("{} \"{name}\" not found", qualified(group, resource)),
-            )
-        }
+        ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, resource)),
+        )
+        .with_details(object_details(group, resource, name))
     }
 
     /// 409 `pods "x" already exists`.
     pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
-        ApiError {
-            details: Some(object_details(group, resource, name)),
-            ..Self::new(
-                409,
-                "AlreadyExists",
-                format!("{} \"{name}\" already exists", qualified(group, resource)),
-            )
-        }
+        ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, resource)),
+        )
+        .with_details(object_details(group, resource, name))
     }
 
     /// 409 Conflict with the API server's "object has been modified" or an apply conflict text.
     pub fn conflict(group: &str, resource: &str, name: &str, why: &str) -> Self {
-        ApiError {
-            details: Some(object_details(group, resource, name)),
-            ..Self::new(
-                409,
-                "Conflict",
-                format!(
-                    "Operation cannot be fulfilled on {} \"{name}\": {why}",
-                    qualified(group, resource)
-                ),
-            )
-        }
+        ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                qualified(group, resource)
+            ),
+        )
+        .with_details(object_details(group, resource, name))
     }
 
     /// 422 Invalid: `Pod "x" is invalid: spec.containers[0].image: Required value`, or with
@@ -133,14 +133,12 @@ impl ApiError {
         if !group.is_empty() {
             details["group"] = json!(group);
         }
-        ApiError {
-            details: Some(details),
-            ..Self::new(
-                422,
-                "Invalid",
-                format!("{qualified_kind} \"{name}\" is invalid: {summary}"),
-            )
-        }
+        ApiError::new(
+            422,
+            "Invalid",
+            format!("{qualified_kind} \"{name}\" is invalid: {summary}"),
+        )
+        .with_details(details)
     }
 
     /// 400 BadRequest.
@@ -217,7 +215,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(details) = &self.details {
-            status["details"] = details.clone();
+            status["details"] = (**details).clone();
         }
         status
     }
@@ -229,10 +227,16 @@ impl ApiError {
 }
 
 /// A `Status` error response in one call (for the streams and other modules).
-pub fn error(code: u16, reason: &str, message: &str, details: Option<Value>) -> Response<Body> {
-    ApiError {
-        details,
-        ..ApiError::new(code, reason, message)
+pub fn error(
+    code: u16,
+    reason: &'static str,
+    message: &str,
+    details: Option<Value>,
+) -> Response<Body> {
+    let error = ApiError::new(code, reason, message);
+    match details {
+        Some(d) => error.with_details(d),
+        None => error,
     }
     .into_response()
 }
@@ -281,6 +285,9 @@ mod tests {
             invalid.message,
             "Pod \"x\" is invalid: spec.containers[0].image: Required value"
         );
-        assert_eq!(invalid.to_status()["details"]["causes"][0]["field"], "spec.containers[0].image");
+        assert_eq!(
+            invalid.to_status()["details"]["causes"][0]["field"],
+            "spec.containers[0].image"
+        );
     }
 }

@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::status::Cause;
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1035_LABEL_FMT: &str = "[a-z]([-a-z0-9]*[a-z0-9])?";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
@@ -21,7 +22,10 @@ const CONFIG_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
 /// apimachinery's `RegexError`: the message, examples (with its double space) and the regex.
 fn regex_error(message: &str, fmt: &str, examples: &[&str]) -> String {
     let examples: Vec<String> = examples.iter().map(|e| format!("'{e}', ")).collect();
-    format!("{message} (e.g. {}regex used for validation is '{fmt}')", examples.join(" or "))
+    format!(
+        "{message} (e.g. {}regex used for validation is '{fmt}')",
+        examples.join(" or ")
+    )
 }
 
 fn quote(value: &Value) -> String {
@@ -72,7 +76,11 @@ impl Errors {
         self.causes.push(Cause {
             reason: "FieldValueNotSupported",
             field: field.to_owned(),
-            message: format!("Unsupported value: {}: supported values: {}", quote(value), list.join(", ")),
+            message: format!(
+                "Unsupported value: {}: supported values: {}",
+                quote(value),
+                list.join(", ")
+            ),
         });
     }
 
@@ -167,7 +175,8 @@ pub fn dns1035_label(s: &str) -> Vec<String> {
 
 fn is_qualified_part(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -194,7 +203,11 @@ pub fn qualified_name(s: &str) -> Vec<String> {
         if prefix.is_empty() {
             errors.push("prefix part must be non-empty".to_owned());
         } else {
-            errors.extend(dns1123_subdomain(prefix).into_iter().map(|e| format!("prefix part {e}")));
+            errors.extend(
+                dns1123_subdomain(prefix)
+                    .into_iter()
+                    .map(|e| format!("prefix part {e}")),
+            );
         }
     }
     if name.is_empty() {
@@ -302,12 +315,12 @@ fn labels(labels: &Value, field: &str, errors: &mut Errors) {
         }
         let text = value.as_str().unwrap_or_default();
         for e in label_value(text) {
-            errors.invalid(&format!("{field}"), value, &e);
+            errors.invalid(field, value, &e);
         }
     }
 }
 
-fn items<'a>(value: &'a Value) -> impl Iterator<Item = (usize, &'a Value)> {
+fn items(value: &Value) -> impl Iterator<Item = (usize, &Value)> {
     value.as_array().into_iter().flatten().enumerate()
 }
 
@@ -341,22 +354,42 @@ fn pod_spec(spec: &Value, path: &str, errors: &mut Errors) {
     }
     for list in ["initContainers", "containers"] {
         for (i, c) in items(&spec[list]) {
-            container(c, &format!("{path}.{list}[{i}]"), &volumes, &mut names, errors);
+            container(
+                c,
+                &format!("{path}.{list}[{i}]"),
+                &volumes,
+                &mut names,
+                errors,
+            );
         }
     }
     if let Some(policy) = spec.get("restartPolicy").filter(|v| !v.is_null())
         && !matches!(policy.as_str(), Some("Always" | "OnFailure" | "Never"))
     {
-        errors.not_supported(&format!("{path}.restartPolicy"), policy, &["Always", "OnFailure", "Never"]);
+        errors.not_supported(
+            &format!("{path}.restartPolicy"),
+            policy,
+            &["Always", "OnFailure", "Never"],
+        );
     }
     if let Some(d) = spec["activeDeadlineSeconds"].as_i64()
         && d <= 0
     {
-        errors.invalid(&format!("{path}.activeDeadlineSeconds"), &spec["activeDeadlineSeconds"], "must be between 1 and 2147483647, inclusive");
+        errors.invalid(
+            &format!("{path}.activeDeadlineSeconds"),
+            &spec["activeDeadlineSeconds"],
+            "must be between 1 and 2147483647, inclusive",
+        );
     }
 }
 
-fn container(c: &Value, path: &str, volumes: &HashSet<String>, names: &mut HashSet<String>, errors: &mut Errors) {
+fn container(
+    c: &Value,
+    path: &str,
+    volumes: &HashSet<String>,
+    names: &mut HashSet<String>,
+    errors: &mut Errors,
+) {
     match c["name"].as_str() {
         None | Some("") => errors.required(&format!("{path}.name"), ""),
         Some(name) => {
@@ -398,7 +431,10 @@ fn container(c: &Value, path: &str, volumes: &HashSet<String>, names: &mut HashS
         match env["name"].as_str() {
             None | Some("") => errors.required(&field, ""),
             Some(name) => {
-                if !name.chars().all(|ch| (' '..='~').contains(&ch) && ch != '=') {
+                if !name
+                    .chars()
+                    .all(|ch| (' '..='~').contains(&ch) && ch != '=')
+                {
                     errors.invalid(&field, &env["name"], "a valid environment variable name must consist only of printable ASCII characters other than '='");
                 }
             }
@@ -409,14 +445,20 @@ fn container(c: &Value, path: &str, volumes: &HashSet<String>, names: &mut HashS
         let field = format!("{path}.volumeMounts[{i}]");
         match mount["name"].as_str() {
             None | Some("") => errors.required(&format!("{field}.name"), ""),
-            Some(name) if !volumes.contains(name) => errors.not_found(&format!("{field}.name"), &mount["name"]),
+            Some(name) if !volumes.contains(name) => {
+                errors.not_found(&format!("{field}.name"), &mount["name"])
+            }
             Some(_) => {}
         }
         match mount["mountPath"].as_str() {
             None | Some("") => errors.required(&format!("{field}.mountPath"), ""),
             Some(p) => {
                 if !mount_paths.insert(p.to_owned()) {
-                    errors.invalid(&format!("{field}.mountPath"), &mount["mountPath"], "must be unique");
+                    errors.invalid(
+                        &format!("{field}.mountPath"),
+                        &mount["mountPath"],
+                        "must be unique",
+                    );
                 }
             }
         }
@@ -424,7 +466,11 @@ fn container(c: &Value, path: &str, volumes: &HashSet<String>, names: &mut HashS
     if let Some(policy) = c.get("imagePullPolicy").filter(|v| !v.is_null())
         && !matches!(policy.as_str(), Some("Always" | "IfNotPresent" | "Never"))
     {
-        errors.not_supported(&format!("{path}.imagePullPolicy"), policy, &["Always", "IfNotPresent", "Never"]);
+        errors.not_supported(
+            &format!("{path}.imagePullPolicy"),
+            policy,
+            &["Always", "IfNotPresent", "Never"],
+        );
     }
 }
 
@@ -441,7 +487,9 @@ fn port_name(name: &str) -> Vec<String> {
         errors.push("must be no more than 15 characters".to_owned());
     }
     if !name.chars().all(|c| is_alnum_lower(c) || c == '-') {
-        errors.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_owned());
+        errors.push(
+            "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".to_owned(),
+        );
     }
     if !name.chars().any(|c| c.is_ascii_lowercase()) {
         errors.push("must contain at least one letter (a-z)".to_owned());
@@ -493,11 +541,19 @@ fn workload(resource: &str, object: &Value, old: Option<&Value>, errors: &mut Er
     if let Some(n) = spec["replicas"].as_i64()
         && n < 0
     {
-        errors.invalid("spec.replicas", &spec["replicas"], "must be greater than or equal to 0");
+        errors.invalid(
+            "spec.replicas",
+            &spec["replicas"],
+            "must be greater than or equal to 0",
+        );
     }
     selector_matches_template(spec, errors);
     pod_spec(&spec["template"]["spec"], "spec.template.spec", errors);
-    labels(&spec["template"]["metadata"]["labels"], "spec.template.metadata.labels", errors);
+    labels(
+        &spec["template"]["metadata"]["labels"],
+        "spec.template.metadata.labels",
+        errors,
+    );
     let policy = &spec["template"]["spec"]["restartPolicy"];
     if !policy.is_null() && policy.as_str() != Some("Always") {
         errors.not_supported("spec.template.spec.restartPolicy", policy, &["Always"]);
@@ -505,7 +561,12 @@ fn workload(resource: &str, object: &Value, old: Option<&Value>, errors: &mut Er
     if resource == "deployments"
         && let Some(old) = old
     {
-        immutable("spec.selector", &old["spec"]["selector"], &spec["selector"], errors);
+        immutable(
+            "spec.selector",
+            &old["spec"]["selector"],
+            &spec["selector"],
+            errors,
+        );
     }
 }
 
@@ -520,7 +581,11 @@ fn selector_matches_template(spec: &Value, errors: &mut Errors) {
         return;
     };
     if parsed.is_empty() {
-        errors.invalid("spec.selector", selector, "empty selector is invalid for deployment");
+        errors.invalid(
+            "spec.selector",
+            selector,
+            "empty selector is invalid for deployment",
+        );
     }
     let template = &spec["template"];
     if !parsed.matches(template) {
@@ -538,32 +603,66 @@ fn job(object: &Value, old: Option<&Value>, errors: &mut Errors) {
         if let Some(n) = spec[field].as_i64()
             && n < 0
         {
-            errors.invalid(&format!("spec.{field}"), &spec[field], "must be greater than or equal to 0");
+            errors.invalid(
+                &format!("spec.{field}"),
+                &spec[field],
+                "must be greater than or equal to 0",
+            );
         }
     }
     if let Some(d) = spec["activeDeadlineSeconds"].as_i64()
         && d <= 0
     {
-        errors.invalid("spec.activeDeadlineSeconds", &spec["activeDeadlineSeconds"], "must be greater than 0");
+        errors.invalid(
+            "spec.activeDeadlineSeconds",
+            &spec["activeDeadlineSeconds"],
+            "must be greater than 0",
+        );
     }
     selector_matches_template(spec, errors);
     pod_spec(&spec["template"]["spec"], "spec.template.spec", errors);
     let policy = &spec["template"]["spec"]["restartPolicy"];
     if !matches!(policy.as_str(), Some("OnFailure" | "Never")) {
-        errors.not_supported("spec.template.spec.restartPolicy", policy, &["OnFailure", "Never"]);
+        errors.not_supported(
+            "spec.template.spec.restartPolicy",
+            policy,
+            &["OnFailure", "Never"],
+        );
     }
     if let Some(old) = old {
-        immutable("spec.selector", &old["spec"]["selector"], &spec["selector"], errors);
-        immutable("spec.template", &old["spec"]["template"], &spec["template"], errors);
-        immutable("spec.completions", &old["spec"]["completions"], &spec["completions"], errors);
+        immutable(
+            "spec.selector",
+            &old["spec"]["selector"],
+            &spec["selector"],
+            errors,
+        );
+        immutable(
+            "spec.template",
+            &old["spec"]["template"],
+            &spec["template"],
+            errors,
+        );
+        immutable(
+            "spec.completions",
+            &old["spec"]["completions"],
+            &spec["completions"],
+            errors,
+        );
     }
 }
 
 fn service(object: &Value, old: Option<&Value>, errors: &mut Errors) {
     let spec = &object["spec"];
     let kind = spec["type"].as_str().unwrap_or("ClusterIP");
-    if !matches!(kind, "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName") {
-        errors.not_supported("spec.type", &spec["type"], &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]);
+    if !matches!(
+        kind,
+        "ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName"
+    ) {
+        errors.not_supported(
+            "spec.type",
+            &spec["type"],
+            &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        );
     }
     let headless = spec["clusterIP"].as_str() == Some("None");
     let ports = spec["ports"].as_array().map_or(0, Vec::len);
@@ -587,7 +686,11 @@ fn service(object: &Value, old: Option<&Value>, errors: &mut Errors) {
         }
         match port["port"].as_i64() {
             Some(p) if (1..=65535).contains(&p) => {}
-            _ => errors.invalid(&format!("{field}.port"), &port["port"], "must be between 1 and 65535, inclusive"),
+            _ => errors.invalid(
+                &format!("{field}.port"),
+                &port["port"],
+                "must be between 1 and 65535, inclusive",
+            ),
         }
         protocol(&port["protocol"], &format!("{field}.protocol"), errors);
     }
@@ -595,7 +698,11 @@ fn service(object: &Value, old: Option<&Value>, errors: &mut Errors) {
         && !old["spec"]["clusterIP"].is_null()
         && old["spec"]["clusterIP"] != spec["clusterIP"]
     {
-        errors.invalid("spec.clusterIPs[0]", &spec["clusterIP"], "may not change once set");
+        errors.invalid(
+            "spec.clusterIPs[0]",
+            &spec["clusterIP"],
+            "may not change once set",
+        );
     }
 }
 
@@ -606,7 +713,9 @@ fn config_keys(object: &Value, field: &str, errors: &mut Errors) {
     for key in data.keys() {
         let ok = !key.is_empty()
             && key.len() <= 253
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !ok || key == "." || key == ".." {
             errors.invalid(
                 &format!("{field}[{key}]"),
@@ -670,26 +779,52 @@ mod tests {
     #[test]
     fn names_follow_each_resource_rule() {
         let got = messages("configmaps", json!({"metadata": {"name": "Bad_Name"}}));
-        assert_eq!(got, vec!["metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"]);
-        let got = messages("services", json!({"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}));
-        assert!(got[0].contains("a DNS-1035 label must consist of"), "{got:?}");
-        assert!(got[0].contains("(e.g. 'my-name',  or 'abc-123', regex"), "{got:?}");
-        assert!(messages("services", json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}})).is_empty());
+        assert_eq!(
+            got,
+            vec![
+                "metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+            ]
+        );
+        let got = messages(
+            "services",
+            json!({"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}),
+        );
+        assert!(
+            got[0].contains("a DNS-1035 label must consist of"),
+            "{got:?}"
+        );
+        assert!(
+            got[0].contains("(e.g. 'my-name',  or 'abc-123', regex"),
+            "{got:?}"
+        );
+        assert!(
+            messages(
+                "services",
+                json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}})
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn pods_need_named_containers_with_images_and_known_volumes() {
-        let got = messages("pods", json!({"metadata": {"name": "p", "labels": {"a b": "x"}}, "spec": {
+        let got = messages(
+            "pods",
+            json!({"metadata": {"name": "p", "labels": {"a b": "x"}}, "spec": {
             "containers": [{"name": "c", "volumeMounts": [{"name": "v", "mountPath": "/v"}], "env": [{"name": "A=B"}]},
-                           {"name": "c", "image": "i", "ports": [{"containerPort": 70000}]}]}}));
+                           {"name": "c", "image": "i", "ports": [{"containerPort": 70000}]}]}}),
+        );
         let fields: Vec<&str> = got.iter().map(|m| m.split(':').next().unwrap()).collect();
-        assert_eq!(fields, vec![
-            "metadata.labels",
-            "spec.containers[0].image",
-            "spec.containers[0].env[0].name",
-            "spec.containers[0].volumeMounts[0].name",
-            "spec.containers[1].name",
-            "spec.containers[1].ports[0].containerPort",
-        ]);
+        assert_eq!(
+            fields,
+            vec![
+                "metadata.labels",
+                "spec.containers[0].image",
+                "spec.containers[0].env[0].name",
+                "spec.containers[0].volumeMounts[0].name",
+                "spec.containers[1].name",
+                "spec.containers[1].ports[0].containerPort",
+            ]
+        );
     }
 }

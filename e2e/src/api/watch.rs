@@ -51,7 +51,12 @@ pub struct WatchParams {
 type Sender = mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>;
 
 /// Starts a watch; the response streams until timeout, shut-down or the client leaves.
-pub fn serve(sim: Arc<Sim>, target: &Target, selectors: Selectors, params: WatchParams) -> Result<Response<Body>, ApiError> {
+pub fn serve(
+    sim: Arc<Sim>,
+    target: &Target,
+    selectors: Selectors,
+    params: WatchParams,
+) -> Result<Response<Body>, ApiError> {
     let resource = target.resource;
     let namespace = target.namespace.clone();
     let name = target.name.clone();
@@ -74,11 +79,14 @@ pub fn serve(sim: Arc<Sim>, target: &Target, selectors: Selectors, params: Watch
 
     let start = match params.resource_version.as_deref() {
         Some(rv) if rv != "0" && !params.initial_events => {
-            let rv: u64 = rv.parse().map_err(|_| {
-                ApiError::bad_request(format!("invalid resource version: {rv:?}"))
-            })?;
+            let rv: u64 = rv
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv:?}")))?;
             let gone = if sim.faults.take_watch_gone() {
-                Err(StoreError::Gone { requested: rv, oldest: sim.store.resource_version() })
+                Err(StoreError::Gone {
+                    requested: rv,
+                    oldest: sim.store.resource_version(),
+                })
             } else {
                 sim.store.watch_from(rv)
             };
@@ -88,7 +96,11 @@ pub fn serve(sim: Arc<Sim>, target: &Target, selectors: Selectors, params: Watch
             }
         }
         _ => {
-            let (objects, rv, rx) = sim.store.list_and_subscribe(resource.plural, target.namespace.as_deref(), &matches);
+            let (objects, rv, rx) = sim.store.list_and_subscribe(
+                resource.plural,
+                target.namespace.as_deref(),
+                &matches,
+            );
             Start::Fresh(objects, rv, rx)
         }
     };
@@ -112,13 +124,17 @@ pub fn serve(sim: Arc<Sim>, target: &Target, selectors: Selectors, params: Watch
                 }
                 Start::Fresh(objects, rv, feed) => {
                     for object in objects {
-                        if send(&mut tx, "ADDED", render(resource.plural, object, table)).await.is_err() {
+                        if send(&mut tx, "ADDED", render(resource.plural, object, table))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
                     if initial_events && bookmarks {
                         let mut mark = bookmark(kind, &api_version, rv);
-                        mark["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+                        mark["metadata"]["annotations"] =
+                            json!({"k8s.io/initial-events-end": "true"});
                         if send(&mut tx, "BOOKMARK", mark).await.is_err() {
                             return;
                         }
@@ -129,7 +145,10 @@ pub fn serve(sim: Arc<Sim>, target: &Target, selectors: Selectors, params: Watch
                     let mut last = 0;
                     for event in past {
                         last = event.resource_version;
-                        if forward(&mut tx, &event, &wanted, &matches, table, resource.plural).await.is_err() {
+                        if forward(&mut tx, &event, &wanted, &matches, table, resource.plural)
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -181,15 +200,28 @@ pub fn serve(sim: Arc<Sim>, target: &Target, selectors: Selectors, params: Watch
     let body = StreamBody::new(rx).boxed();
     let mut response = Response::new(body);
     let headers = response.headers_mut();
-    headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
-    headers.insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-cache, private"));
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("no-cache, private"),
+    );
     Ok(response)
 }
 
 enum Start {
     Gone(String),
-    Fresh(Vec<Value>, u64, tokio::sync::broadcast::Receiver<WatchEvent>),
-    Resume(Vec<WatchEvent>, tokio::sync::broadcast::Receiver<WatchEvent>),
+    Fresh(
+        Vec<Value>,
+        u64,
+        tokio::sync::broadcast::Receiver<WatchEvent>,
+    ),
+    Resume(
+        Vec<WatchEvent>,
+        tokio::sync::broadcast::Receiver<WatchEvent>,
+    ),
 }
 
 fn bookmark(kind: &str, api_version: &str, rv: u64) -> Value {
@@ -234,5 +266,7 @@ async fn forward(
 async fn send(tx: &mut Sender, kind: &str, object: Value) -> Result<(), ()> {
     let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
     line.push(b'\n');
-    tx.send(Ok(Frame::data(Bytes::from(line)))).await.map_err(|_| ())
+    tx.send(Ok(Frame::data(Bytes::from(line))))
+        .await
+        .map_err(|_| ())
 }

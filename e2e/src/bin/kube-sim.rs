@@ -14,7 +14,11 @@ use krun_e2e::sim::{SimOptions, start};
 
 /// Command-line options.
 #[derive(Debug, Parser)]
-#[command(name = "kube-sim", version, about = "A Kubernetes API simulator on 127.0.0.1 (plain HTTP)")]
+#[command(
+    name = "kube-sim",
+    version,
+    about = "A Kubernetes API simulator on 127.0.0.1 (plain HTTP)"
+)]
 struct Args {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 0)]

@@ -32,7 +32,11 @@ impl Propagation {
 
     /// The API default for a resource: batch/v1 Jobs orphan "for backwards compatibility".
     pub fn default_for(resource: &str) -> Self {
-        if resource == "jobs" { Propagation::Orphan } else { Propagation::Background }
+        if resource == "jobs" {
+            Propagation::Orphan
+        } else {
+            Propagation::Background
+        }
     }
 
     fn finalizer(self) -> Option<&'static str> {
@@ -67,10 +71,16 @@ pub fn dependents(store: &Store, owner: &Value) -> Vec<Dependent> {
     let uid = str_at(owner, "/metadata/uid");
     let namespace = str_at(owner, "/metadata/namespace");
     let mut found = Vec::new();
-    for resource in RESOURCES.iter().filter(|r| r.namespaced && r.plural != "events") {
+    for resource in RESOURCES
+        .iter()
+        .filter(|r| r.namespaced && r.plural != "events")
+    {
         let scope = (!namespace.is_empty()).then_some(namespace);
         let (objects, _) = store.list(resource.plural, scope, |o| owner_uids(o).any(|u| u == uid));
-        found.extend(objects.into_iter().map(|object| Dependent { resource: resource.plural, object }));
+        found.extend(objects.into_iter().map(|object| Dependent {
+            resource: resource.plural,
+            object,
+        }));
     }
     found
 }
@@ -86,17 +96,21 @@ pub fn delete(
     propagation: Propagation,
     grace: Option<i64>,
 ) -> Result<Value, StoreError> {
-    let current = store.get(resource, namespace, name).ok_or_else(|| StoreError::NotFound {
-        resource: resource.to_owned(),
-        name: name.to_owned(),
-    })?;
+    let current = store
+        .get(resource, namespace, name)
+        .ok_or_else(|| StoreError::NotFound {
+            resource: resource.to_owned(),
+            name: name.to_owned(),
+        })?;
     if let Some(finalizer) = propagation.finalizer()
         && !dependents(store, &current).is_empty()
     {
         store.modify(resource, namespace, name, |o| add_finalizer(o, finalizer))?;
     }
     if resource == "namespaces" {
-        store.modify(resource, namespace, name, |o| o["status"]["phase"] = json!("Terminating"))?;
+        store.modify(resource, namespace, name, |o| {
+            o["status"]["phase"] = json!("Terminating")
+        })?;
     }
     let grace = if resource == "pods" {
         let phase = str_at(&current, "/status/phase");
@@ -117,7 +131,9 @@ pub fn delete(
 
 /// Adds a finalizer (once).
 pub fn add_finalizer(object: &mut Value, finalizer: &str) {
-    let list = metadata_mut(object).entry("finalizers").or_insert_with(|| json!([]));
+    let list = metadata_mut(object)
+        .entry("finalizers")
+        .or_insert_with(|| json!([]));
     if let Some(items) = list.as_array_mut()
         && !items.iter().any(|f| f == finalizer)
     {
@@ -127,7 +143,10 @@ pub fn add_finalizer(object: &mut Value, finalizer: &str) {
 
 /// Removes a finalizer (if present).
 pub fn remove_finalizer(object: &mut Value, finalizer: &str) {
-    if let Some(items) = object.pointer_mut("/metadata/finalizers").and_then(Value::as_array_mut) {
+    if let Some(items) = object
+        .pointer_mut("/metadata/finalizers")
+        .and_then(Value::as_array_mut)
+    {
         items.retain(|f| f != finalizer);
     }
 }
@@ -140,12 +159,18 @@ fn has_finalizer(object: &Value, finalizer: &str) -> bool {
 }
 
 fn key(object: &Value) -> (&str, &str) {
-    (str_at(object, "/metadata/namespace"), str_at(object, "/metadata/name"))
+    (
+        str_at(object, "/metadata/namespace"),
+        str_at(object, "/metadata/name"),
+    )
 }
 
 /// One pass of the collector over every object.
 pub fn reconcile(store: &Store) {
-    for resource in RESOURCES.iter().filter(|r| r.plural != "events" && r.plural != "selfsubjectaccessreviews") {
+    for resource in RESOURCES
+        .iter()
+        .filter(|r| r.plural != "events" && r.plural != "selfsubjectaccessreviews")
+    {
         let (objects, _) = store.list(resource.plural, None, |_| true);
         for object in objects {
             collect_orphaned(store, resource.plural, &object);
@@ -168,11 +193,17 @@ fn collect_orphaned(store: &Store, resource: &str, object: &Value) {
     }
     let namespace = str_at(object, "/metadata/namespace");
     let owner_alive = |r: &Value| {
-        let Some(owner_resource) = crate::api::resources::by_kind(str_at(r, "/apiVersion"), str_at(r, "/kind")) else {
+        let Some(owner_resource) =
+            crate::api::resources::by_kind(str_at(r, "/apiVersion"), str_at(r, "/kind"))
+        else {
             // Owners of kinds kube-sim does not serve cannot be checked; keep the dependent.
             return true;
         };
-        let owner_ns = if owner_resource.namespaced { namespace } else { "" };
+        let owner_ns = if owner_resource.namespaced {
+            namespace
+        } else {
+            ""
+        };
         store
             .get(owner_resource.plural, owner_ns, str_at(r, "/name"))
             .is_some_and(|o| str_at(&o, "/metadata/uid") == str_at(r, "/uid"))
@@ -191,7 +222,10 @@ fn finish_propagation(store: &Store, resource: &str, owner: &Value) {
         for dependent in dependents(store, owner) {
             let (dns, dname) = key(&dependent.object);
             let _ = store.modify(dependent.resource, dns, dname, |o| {
-                if let Some(refs) = o.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+                if let Some(refs) = o
+                    .pointer_mut("/metadata/ownerReferences")
+                    .and_then(Value::as_array_mut)
+                {
                     refs.retain(|r| str_at(r, "/uid") != uid);
                 }
             });
@@ -201,9 +235,20 @@ fn finish_propagation(store: &Store, resource: &str, owner: &Value) {
     if has_finalizer(owner, "foregroundDeletion") {
         let remaining = dependents(store, owner);
         for dependent in &remaining {
-            if dependent.object.pointer("/metadata/deletionTimestamp").is_none() {
+            if dependent
+                .object
+                .pointer("/metadata/deletionTimestamp")
+                .is_none()
+            {
                 let (dns, dname) = key(&dependent.object);
-                let _ = delete(store, dependent.resource, dns, dname, Propagation::Foreground, None);
+                let _ = delete(
+                    store,
+                    dependent.resource,
+                    dns,
+                    dname,
+                    Propagation::Foreground,
+                    None,
+                );
             }
         }
         let blocking = remaining.iter().any(|d| {
@@ -212,10 +257,14 @@ fn finish_propagation(store: &Store, resource: &str, owner: &Value) {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .any(|r| str_at(r, "/uid") == uid && r["blockOwnerDeletion"].as_bool() == Some(true))
+                .any(|r| {
+                    str_at(r, "/uid") == uid && r["blockOwnerDeletion"].as_bool() == Some(true)
+                })
         });
         if !blocking {
-            let _ = store.modify(resource, ns, name, |o| remove_finalizer(o, "foregroundDeletion"));
+            let _ = store.modify(resource, ns, name, |o| {
+                remove_finalizer(o, "foregroundDeletion")
+            });
         }
     }
     if resource == "namespaces" {
@@ -226,17 +275,29 @@ fn finish_propagation(store: &Store, resource: &str, owner: &Value) {
 /// A terminating namespace: delete its contents; once empty, drop its `kubernetes` finalizer.
 fn finish_namespace(store: &Store, namespace: &str) {
     let mut left = false;
-    for resource in RESOURCES.iter().filter(|r| r.namespaced && r.plural != "selfsubjectaccessreviews") {
+    for resource in RESOURCES
+        .iter()
+        .filter(|r| r.namespaced && r.plural != "selfsubjectaccessreviews")
+    {
         let (objects, _) = store.list(resource.plural, Some(namespace), |_| true);
         for object in objects {
             left = true;
             if object.pointer("/metadata/deletionTimestamp").is_none() {
-                let _ = delete(store, resource.plural, namespace, str_at(&object, "/metadata/name"), Propagation::Background, None);
+                let _ = delete(
+                    store,
+                    resource.plural,
+                    namespace,
+                    str_at(&object, "/metadata/name"),
+                    Propagation::Background,
+                    None,
+                );
             }
         }
     }
     if !left {
-        let _ = store.modify("namespaces", "", namespace, |o| o["spec"]["finalizers"] = json!([]));
+        let _ = store.modify("namespaces", "", namespace, |o| {
+            o["spec"]["finalizers"] = json!([])
+        });
     }
 }
 

@@ -45,6 +45,7 @@ fn seconds_since(time: &str) -> Option<i64> {
 
 /// One pass over the Jobs.
 pub fn reconcile(sim: &Sim) {
+    release_orphans(sim);
     let (jobs, _) = sim.store.list("jobs", None, |_| true);
     for job in jobs {
         if job.pointer("/metadata/deletionTimestamp").is_some() {
@@ -62,7 +63,9 @@ pub fn reconcile(sim: &Sim) {
 
 fn pods_of(sim: &Sim, job: &Value) -> Vec<Value> {
     let ns = str_at(job, "/metadata/namespace");
-    sim.store.list("pods", Some(ns), |p| controlled_by(p, job)).0
+    sim.store
+        .list("pods", Some(ns), |p| controlled_by(p, job))
+        .0
 }
 
 fn terminal(pod: &Value) -> Option<bool> {
@@ -78,32 +81,80 @@ fn release_pods(sim: &Sim, job: &Value) -> (i64, i64) {
     let ns = str_at(job, "/metadata/namespace");
     let (mut succeeded, mut failed) = (0, 0);
     for pod in pods_of(sim, job) {
-        let has_tracking = pod["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|x| x == TRACKING));
+        let has_tracking = pod["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == TRACKING));
         let outcome = terminal(&pod).or_else(|| {
             // A pod deleted before it finished counts as failed once it is going away.
             pod.pointer("/metadata/deletionTimestamp").map(|_| false)
         });
         if let (true, Some(ok)) = (has_tracking, outcome) {
-            if ok { succeeded += 1 } else { failed += 1 }
-            let _ = sim.store.modify("pods", ns, str_at(&pod, "/metadata/name"), |p| remove_finalizer(p, TRACKING));
+            if ok {
+                succeeded += 1
+            } else {
+                failed += 1
+            }
+            let _ = sim
+                .store
+                .modify("pods", ns, str_at(&pod, "/metadata/name"), |p| {
+                    remove_finalizer(p, TRACKING)
+                });
         }
     }
     if succeeded + failed > 0 {
-        let _ = sim.store.modify("jobs", ns, str_at(job, "/metadata/name"), |j| {
-            j["status"]["succeeded"] = json!(int(&j["status"]["succeeded"]) + succeeded);
-            j["status"]["failed"] = json!(int(&j["status"]["failed"]) + failed);
-        });
+        let _ = sim
+            .store
+            .modify("jobs", ns, str_at(job, "/metadata/name"), |j| {
+                j["status"]["succeeded"] = json!(int(&j["status"]["succeeded"]) + succeeded);
+                j["status"]["failed"] = json!(int(&j["status"]["failed"]) + failed);
+            });
     }
     (succeeded, failed)
+}
+
+/// Pods whose Job is gone (deleted, or orphaned them) lose the tracking finalizer, so that
+/// nothing holds them any more.
+fn release_orphans(sim: &Sim) {
+    let tracked = |p: &Value| {
+        p["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|x| x == TRACKING))
+    };
+    let (pods, _) = sim.store.list("pods", None, tracked);
+    for pod in pods {
+        let ns = str_at(&pod, "/metadata/namespace");
+        let owner = pod["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["controller"].as_bool() == Some(true) && str_at(r, "/kind") == "Job");
+        let job_alive = owner.is_some_and(|r| {
+            sim.store
+                .get("jobs", ns, str_at(r, "/name"))
+                .is_some_and(|j| str_at(&j, "/metadata/uid") == str_at(r, "/uid"))
+        });
+        if !job_alive {
+            let _ = sim
+                .store
+                .modify("pods", ns, str_at(&pod, "/metadata/name"), |p| {
+                    remove_finalizer(p, TRACKING)
+                });
+        }
+    }
 }
 
 fn job_pass(sim: &Sim, job: &Value) {
     let ns = str_at(job, "/metadata/namespace");
     let name = str_at(job, "/metadata/name");
     release_pods(sim, job);
-    let Some(job) = sim.store.get("jobs", ns, name) else { return };
+    let Some(job) = sim.store.get("jobs", ns, name) else {
+        return;
+    };
     let pods = pods_of(sim, &job);
-    let active: Vec<&Value> = pods.iter().filter(|p| terminal(p).is_none() && p.pointer("/metadata/deletionTimestamp").is_none()).collect();
+    let active: Vec<&Value> = pods
+        .iter()
+        .filter(|p| terminal(p).is_none() && p.pointer("/metadata/deletionTimestamp").is_none())
+        .collect();
     let succeeded = int(&job["status"]["succeeded"]);
     let failed = int(&job["status"]["failed"]);
     let completions = job["spec"]["completions"].as_i64();
@@ -113,22 +164,39 @@ fn job_pass(sim: &Sim, job: &Value) {
     let now = timestamp();
 
     if job["status"]["startTime"].is_null() && !suspended {
-        let _ = sim.store.modify("jobs", ns, name, |j| j["status"]["startTime"] = json!(now));
+        let _ = sim
+            .store
+            .modify("jobs", ns, name, |j| j["status"]["startTime"] = json!(now));
     }
-    let deadline_hit = job["spec"]["activeDeadlineSeconds"].as_i64().is_some_and(|limit| {
-        seconds_since(str_at(&job, "/status/startTime")).is_some_and(|elapsed| elapsed >= limit)
-    });
+    let deadline_hit = job["spec"]["activeDeadlineSeconds"]
+        .as_i64()
+        .is_some_and(|limit| {
+            seconds_since(str_at(&job, "/status/startTime")).is_some_and(|elapsed| elapsed >= limit)
+        });
     let failure = if failed > backoff_limit {
-        Some(("BackoffLimitExceeded", "Job has reached the specified backoff limit"))
+        Some((
+            "BackoffLimitExceeded",
+            "Job has reached the specified backoff limit",
+        ))
     } else if deadline_hit {
-        Some(("DeadlineExceeded", "Job was active longer than specified deadline"))
+        Some((
+            "DeadlineExceeded",
+            "Job was active longer than specified deadline",
+        ))
     } else {
         None
     };
     let done = completions.map_or(succeeded > 0 && active.is_empty(), |c| succeeded >= c);
     if let Some((reason, message)) = failure {
         for pod in &active {
-            let _ = gc::delete(&sim.store, "pods", ns, str_at(pod, "/metadata/name"), Propagation::Background, None);
+            let _ = gc::delete(
+                &sim.store,
+                "pods",
+                ns,
+                str_at(pod, "/metadata/name"),
+                Propagation::Background,
+                None,
+            );
         }
         let _ = sim.store.modify("jobs", ns, name, |j| {
             set_condition(j, json!({"type": "FailureTarget", "status": "True", "reason": reason, "message": message, "lastProbeTime": now, "lastTransitionTime": now}));
@@ -136,12 +204,26 @@ fn job_pass(sim: &Sim, job: &Value) {
             j["status"]["active"] = json!(0);
             remove_zero(j, "active");
         });
-        sim.event(&job, None, EventType::Warning, reason, message, "job-controller");
+        sim.event(
+            &job,
+            None,
+            EventType::Warning,
+            reason,
+            message,
+            "job-controller",
+        );
         return;
     }
     if done {
         for pod in &active {
-            let _ = gc::delete(&sim.store, "pods", ns, str_at(pod, "/metadata/name"), Propagation::Background, None);
+            let _ = gc::delete(
+                &sim.store,
+                "pods",
+                ns,
+                str_at(pod, "/metadata/name"),
+                Propagation::Background,
+                None,
+            );
         }
         let _ = sim.store.modify("jobs", ns, name, |j| {
             set_condition(j, json!({"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now}));
@@ -150,7 +232,14 @@ fn job_pass(sim: &Sim, job: &Value) {
             j["status"]["active"] = json!(0);
             remove_zero(j, "active");
         });
-        sim.event(&job, None, EventType::Normal, "Completed", "Job completed", "job-controller");
+        sim.event(
+            &job,
+            None,
+            EventType::Normal,
+            "Completed",
+            "Job completed",
+            "job-controller",
+        );
         return;
     }
     if suspended {
@@ -158,11 +247,15 @@ fn job_pass(sim: &Sim, job: &Value) {
     }
     // Backoff after failures: no new pod until the delay since the last failure passed.
     let in_backoff = failed > 0 && {
-        let delay = BACKOFF_BASE.saturating_mul(1 << (failed - 1).min(6) as u32).min(BACKOFF_MAX);
+        let delay = BACKOFF_BASE
+            .saturating_mul(1 << (failed - 1).min(6) as u32)
+            .min(BACKOFF_MAX);
         let last_failure = pods
             .iter()
             .filter(|p| terminal(p) == Some(false))
-            .filter_map(|p| p["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"].as_str())
+            .filter_map(|p| {
+                p["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"].as_str()
+            })
             .filter_map(seconds_since)
             .min();
         last_failure.is_some_and(|since| since < delay.as_secs() as i64)
@@ -175,9 +268,18 @@ fn job_pass(sim: &Sim, job: &Value) {
         }
     }
     let pods = pods_of(sim, &job);
-    let active_now = pods.iter().filter(|p| terminal(p).is_none() && p.pointer("/metadata/deletionTimestamp").is_none()).count();
-    let ready = pods.iter().filter(|p| condition(p, "Ready").is_some_and(|c| str_at(c, "/status") == "True")).count();
-    let terminating = pods.iter().filter(|p| terminal(p).is_none() && p.pointer("/metadata/deletionTimestamp").is_some()).count();
+    let active_now = pods
+        .iter()
+        .filter(|p| terminal(p).is_none() && p.pointer("/metadata/deletionTimestamp").is_none())
+        .count();
+    let ready = pods
+        .iter()
+        .filter(|p| condition(p, "Ready").is_some_and(|c| str_at(c, "/status") == "True"))
+        .count();
+    let terminating = pods
+        .iter()
+        .filter(|p| terminal(p).is_none() && p.pointer("/metadata/deletionTimestamp").is_some())
+        .count();
     let _ = sim.store.modify("jobs", ns, name, |j| {
         j["status"]["active"] = json!(active_now);
         j["status"]["ready"] = json!(ready);
@@ -205,7 +307,9 @@ fn create_job_pod(sim: &Sim, job: &Value) {
 
 /// `ttlSecondsAfterFinished`: a finished Job is deleted (foreground) once the TTL passed.
 fn expire(sim: &Sim, job: &Value) {
-    let Some(ttl) = job["spec"]["ttlSecondsAfterFinished"].as_i64() else { return };
+    let Some(ttl) = job["spec"]["ttlSecondsAfterFinished"].as_i64() else {
+        return;
+    };
     let finished_at = ["Complete", "Failed"]
         .iter()
         .filter_map(|t| condition(job, t))
@@ -214,6 +318,13 @@ fn expire(sim: &Sim, job: &Value) {
         .unwrap_or("");
     if seconds_since(finished_at).is_some_and(|elapsed| elapsed >= ttl) {
         let ns = str_at(job, "/metadata/namespace");
-        let _ = gc::delete(&sim.store, "jobs", ns, str_at(job, "/metadata/name"), Propagation::Foreground, None);
+        let _ = gc::delete(
+            &sim.store,
+            "jobs",
+            ns,
+            str_at(job, "/metadata/name"),
+            Propagation::Foreground,
+            None,
+        );
     }
 }

@@ -37,12 +37,7 @@ pub async fn run(sim: Arc<Sim>) {
             },
         }
         // Coalesce a burst of changes into one pass.
-        loop {
-            match feed.try_recv() {
-                Ok(_) | Err(TryRecvError::Lagged(_)) => {}
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-            }
-        }
+        while let Ok(_) | Err(TryRecvError::Lagged(_)) = feed.try_recv() {}
         pass(&sim);
     }
 }

@@ -16,7 +16,8 @@ pub fn reconcile(sim: &Sim) {
         let name = str_at(&pod, "/metadata/name");
         match unschedulable_reason(sim, &pod) {
             Some(message) => {
-                let already = condition(&pod, "PodScheduled").is_some_and(|c| str_at(c, "/message") == message);
+                let already = condition(&pod, "PodScheduled")
+                    .is_some_and(|c| str_at(c, "/message") == message);
                 if already {
                     continue;
                 }
@@ -25,18 +26,35 @@ pub fn reconcile(sim: &Sim) {
                         "message": message, "lastProbeTime": null, "lastTransitionTime": timestamp()}));
                 });
                 if let Ok(pod) = updated {
-                    sim.event(&pod, None, EventType::Warning, "FailedScheduling", &message, "default-scheduler");
+                    sim.event(
+                        &pod,
+                        None,
+                        EventType::Warning,
+                        "FailedScheduling",
+                        &message,
+                        "default-scheduler",
+                    );
                 }
             }
             None => {
                 let bound = sim.store.modify("pods", ns, name, |p| {
                     p["spec"]["nodeName"] = json!(NODE_NAME);
-                    set_condition(p, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
-                        "lastTransitionTime": timestamp()}));
+                    set_condition(
+                        p,
+                        json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null,
+                        "lastTransitionTime": timestamp()}),
+                    );
                 });
                 if let Ok(pod) = bound {
                     let message = format!("Successfully assigned {ns}/{name} to {NODE_NAME}");
-                    sim.event(&pod, None, EventType::Normal, "Scheduled", &message, "default-scheduler");
+                    sim.event(
+                        &pod,
+                        None,
+                        EventType::Normal,
+                        "Scheduled",
+                        &message,
+                        "default-scheduler",
+                    );
                 }
             }
         }
@@ -61,9 +79,15 @@ fn unschedulable_reason(sim: &Sim, pod: &Value) -> Option<String> {
             continue;
         }
         match sim.store.get("persistentvolumeclaims", ns, claim) {
-            None => return Some(format!("0/1 nodes are available: persistentvolumeclaim \"{claim}\" not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.")),
+            None => {
+                return Some(format!(
+                    "0/1 nodes are available: persistentvolumeclaim \"{claim}\" not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+                ));
+            }
             Some(pvc) if pvc.pointer("/metadata/deletionTimestamp").is_some() => {
-                return Some(format!("0/1 nodes are available: persistentvolumeclaim \"{claim}\" is being deleted. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."));
+                return Some(format!(
+                    "0/1 nodes are available: persistentvolumeclaim \"{claim}\" is being deleted. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+                ));
             }
             Some(pvc) if str_at(&pvc, "/status/phase") != "Bound" => {
                 return Some("0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into());

@@ -24,10 +24,16 @@ pub fn reconcile(sim: &Sim) {
                 let phase = str_at(p, "/status/phase");
                 phase != "Succeeded"
                     && phase != "Failed"
-                    && p["spec"]["volumes"].as_array().into_iter().flatten().any(|v| str_at(v, "/persistentVolumeClaim/claimName") == name)
+                    && p["spec"]["volumes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|v| str_at(v, "/persistentVolumeClaim/claimName") == name)
             });
             if users.is_empty() {
-                let _ = sim.store.modify("persistentvolumeclaims", ns, name, |c| remove_finalizer(c, PROTECTION));
+                let _ = sim.store.modify("persistentvolumeclaims", ns, name, |c| {
+                    remove_finalizer(c, PROTECTION)
+                });
             }
             continue;
         }
@@ -59,7 +65,14 @@ pub fn reconcile(sim: &Sim) {
         });
         if let Ok(claim) = bound {
             let message = format!("Successfully provisioned volume {volume}");
-            sim.event(&claim, None, EventType::Normal, "ProvisioningSucceeded", &message, PROVISIONER);
+            sim.event(
+                &claim,
+                None,
+                EventType::Normal,
+                "ProvisioningSucceeded",
+                &message,
+                PROVISIONER,
+            );
         }
     }
 }

@@ -15,11 +15,15 @@ use crate::store::{str_at, timestamp};
 
 /// One pass over Deployments and ReplicaSets.
 pub fn reconcile(sim: &Sim) {
-    let (deployments, _) = sim.store.list("deployments", None, |d| d.pointer("/metadata/deletionTimestamp").is_none());
+    let (deployments, _) = sim.store.list("deployments", None, |d| {
+        d.pointer("/metadata/deletionTimestamp").is_none()
+    });
     for deployment in deployments {
         deployment_pass(sim, &deployment);
     }
-    let (sets, _) = sim.store.list("replicasets", None, |r| r.pointer("/metadata/deletionTimestamp").is_none());
+    let (sets, _) = sim.store.list("replicasets", None, |r| {
+        r.pointer("/metadata/deletionTimestamp").is_none()
+    });
     for set in sets {
         replicaset_pass(sim, &set);
     }
@@ -28,7 +32,9 @@ pub fn reconcile(sim: &Sim) {
 /// apimachinery's `SafeEncodeString`: digits mapped onto a vowel-free alphabet.
 fn safe_encode(s: &str) -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    s.bytes().map(|b| ALPHABET[b as usize % ALPHABET.len()] as char).collect()
+    s.bytes()
+        .map(|b| ALPHABET[b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// The `pod-template-hash` of a template: FNV-1a over its canonical JSON, safe-encoded.
@@ -52,10 +58,22 @@ fn deployment_pass(sim: &Sim, deployment: &Value) {
     let template = &deployment["spec"]["template"];
     let hash = template_hash(template);
     let replicas = int(&deployment["spec"]["replicas"]);
-    let (owned, _) = sim.store.list("replicasets", Some(ns), |r| controlled_by(r, deployment));
-    let revision = |r: &Value| str_at(r, "/metadata/annotations/deployment.kubernetes.io~1revision").parse::<i64>().unwrap_or(0);
+    let (owned, _) = sim
+        .store
+        .list("replicasets", Some(ns), |r| controlled_by(r, deployment));
+    let revision = |r: &Value| {
+        str_at(
+            r,
+            "/metadata/annotations/deployment.kubernetes.io~1revision",
+        )
+        .parse::<i64>()
+        .unwrap_or(0)
+    };
     let max_revision = owned.iter().map(revision).max().unwrap_or(0);
-    let current = owned.iter().find(|r| str_at(r, "/metadata/labels/pod-template-hash") == hash).cloned();
+    let current = owned
+        .iter()
+        .find(|r| str_at(r, "/metadata/labels/pod-template-hash") == hash)
+        .cloned();
     let paused = deployment["spec"]["paused"].as_bool() == Some(true);
     let mut created_new = false;
     let current = match current {
@@ -88,8 +106,18 @@ fn deployment_pass(sim: &Sim, deployment: &Value) {
             match sim.store.create("replicasets", rs) {
                 Ok(rs) => {
                     created_new = true;
-                    let message = format!("Scaled up replica set {} from 0 to {replicas}", str_at(&rs, "/metadata/name"));
-                    sim.event(deployment, None, EventType::Normal, "ScalingReplicaSet", &message, "deployment-controller");
+                    let message = format!(
+                        "Scaled up replica set {} from 0 to {replicas}",
+                        str_at(&rs, "/metadata/name")
+                    );
+                    sim.event(
+                        deployment,
+                        None,
+                        EventType::Normal,
+                        "ScalingReplicaSet",
+                        &message,
+                        "deployment-controller",
+                    );
                     rs
                 }
                 Err(_) => return,
@@ -98,17 +126,31 @@ fn deployment_pass(sim: &Sim, deployment: &Value) {
     };
     if !paused {
         scale(sim, deployment, &current, replicas);
-        for old in owned.iter().filter(|r| str_at(r, "/metadata/name") != str_at(&current, "/metadata/name")) {
+        for old in owned
+            .iter()
+            .filter(|r| str_at(r, "/metadata/name") != str_at(&current, "/metadata/name"))
+        {
             scale(sim, deployment, old, 0);
         }
     }
     // Status from the (fresh) ReplicaSets.
-    let (owned, _) = sim.store.list("replicasets", Some(ns), |r| controlled_by(r, deployment));
+    let (owned, _) = sim
+        .store
+        .list("replicasets", Some(ns), |r| controlled_by(r, deployment));
     let sum = |field: &str| owned.iter().map(|r| int(&r["status"][field])).sum::<i64>();
-    let new_rs = owned.iter().find(|r| str_at(r, "/metadata/labels/pod-template-hash") == hash);
+    let new_rs = owned
+        .iter()
+        .find(|r| str_at(r, "/metadata/labels/pod-template-hash") == hash);
     let updated = new_rs.map_or(0, |r| int(&r["status"]["replicas"]));
-    let (total, ready, available) = (sum("replicas"), sum("readyReplicas"), sum("availableReplicas"));
-    let unavailable_ok = max_unavailable(&deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], replicas);
+    let (total, ready, available) = (
+        sum("replicas"),
+        sum("readyReplicas"),
+        sum("availableReplicas"),
+    );
+    let unavailable_ok = max_unavailable(
+        &deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        replicas,
+    );
     let is_available = available >= replicas - unavailable_ok;
     let complete = updated == replicas && available == replicas && total == replicas;
     let rs_name = new_rs.map_or(String::new(), |r| str_at(r, "/metadata/name").to_owned());
@@ -179,13 +221,25 @@ fn scale(sim: &Sim, deployment: &Value, rs: &Value, replicas: i64) {
     }
     let ns = str_at(rs, "/metadata/namespace");
     let name = str_at(rs, "/metadata/name");
-    if sim.store.modify("replicasets", ns, name, |r| {
-        r["spec"]["replicas"] = json!(replicas);
-        r["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = json!(int(&deployment["spec"]["replicas"]).to_string());
-    }).is_ok() {
+    if sim
+        .store
+        .modify("replicasets", ns, name, |r| {
+            r["spec"]["replicas"] = json!(replicas);
+            r["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
+                json!(int(&deployment["spec"]["replicas"]).to_string());
+        })
+        .is_ok()
+    {
         let direction = if replicas > from { "up" } else { "down" };
         let message = format!("Scaled {direction} replica set {name} from {from} to {replicas}");
-        sim.event(deployment, None, EventType::Normal, "ScalingReplicaSet", &message, "deployment-controller");
+        sim.event(
+            deployment,
+            None,
+            EventType::Normal,
+            "ScalingReplicaSet",
+            &message,
+            "deployment-controller",
+        );
     }
 }
 
@@ -199,18 +253,32 @@ fn replicaset_pass(sim: &Sim, rs: &Value) {
     let Some(selector) = LabelSelector::from_object(&rs["spec"]["selector"]) else {
         return;
     };
-    let (pods, _) = sim.store.list("pods", Some(ns), |p| controlled_by(p, rs) && selector.matches(p));
+    let (pods, _) = sim.store.list("pods", Some(ns), |p| {
+        controlled_by(p, rs) && selector.matches(p)
+    });
     let active: Vec<&Value> = pods
         .iter()
         .filter(|p| {
             let phase = str_at(p, "/status/phase");
-            p.pointer("/metadata/deletionTimestamp").is_none() && phase != "Succeeded" && phase != "Failed"
+            p.pointer("/metadata/deletionTimestamp").is_none()
+                && phase != "Succeeded"
+                && phase != "Failed"
         })
         .collect();
     // Failed pods of a ReplicaSet are replaced; the controller deletes them.
-    for failed in pods.iter().filter(|p| matches!(str_at(p, "/status/phase"), "Succeeded" | "Failed")) {
+    for failed in pods
+        .iter()
+        .filter(|p| matches!(str_at(p, "/status/phase"), "Succeeded" | "Failed"))
+    {
         if failed.pointer("/metadata/deletionTimestamp").is_none() {
-            let _ = gc::delete(&sim.store, "pods", ns, str_at(failed, "/metadata/name"), Propagation::Background, None);
+            let _ = gc::delete(
+                &sim.store,
+                "pods",
+                ns,
+                str_at(failed, "/metadata/name"),
+                Propagation::Background,
+                None,
+            );
         }
     }
     let want = int(&rs["spec"]["replicas"]);
@@ -222,16 +290,44 @@ fn replicaset_pass(sim: &Sim, rs: &Value) {
     } else if have > want {
         let mut extra: Vec<&&Value> = active.iter().collect();
         // Not-ready and younger pods go first, as the controller ranks them.
-        extra.sort_by_key(|p| (is_ready(p), std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_owned())));
+        extra.sort_by_key(|p| {
+            (
+                is_ready(p),
+                std::cmp::Reverse(str_at(p, "/metadata/creationTimestamp").to_owned()),
+            )
+        });
         for pod in extra.into_iter().take((have - want) as usize) {
             let pod_name = str_at(pod, "/metadata/name");
-            if gc::delete(&sim.store, "pods", ns, pod_name, Propagation::Background, None).is_ok() {
-                sim.event(rs, None, EventType::Normal, "SuccessfulDelete", &format!("Deleted pod: {pod_name}"), "replicaset-controller");
+            if gc::delete(
+                &sim.store,
+                "pods",
+                ns,
+                pod_name,
+                Propagation::Background,
+                None,
+            )
+            .is_ok()
+            {
+                sim.event(
+                    rs,
+                    None,
+                    EventType::Normal,
+                    "SuccessfulDelete",
+                    &format!("Deleted pod: {pod_name}"),
+                    "replicaset-controller",
+                );
             }
         }
     }
-    let (pods, _) = sim.store.list("pods", Some(ns), |p| controlled_by(p, rs) && selector.matches(p) && p.pointer("/metadata/deletionTimestamp").is_none());
-    let live: Vec<&Value> = pods.iter().filter(|p| !matches!(str_at(p, "/status/phase"), "Succeeded" | "Failed")).collect();
+    let (pods, _) = sim.store.list("pods", Some(ns), |p| {
+        controlled_by(p, rs)
+            && selector.matches(p)
+            && p.pointer("/metadata/deletionTimestamp").is_none()
+    });
+    let live: Vec<&Value> = pods
+        .iter()
+        .filter(|p| !matches!(str_at(p, "/status/phase"), "Succeeded" | "Failed"))
+        .collect();
     let ready = live.iter().filter(|p| is_ready(p)).count();
     let _ = sim.store.modify("replicasets", ns, name, |r| {
         let generation = r["metadata"]["generation"].clone();
@@ -273,7 +369,14 @@ pub fn create_pod(sim: &Sim, owner: &Value, generate_name: &str, component: &str
     match sim.store.create("pods", pod) {
         Ok(pod) => {
             let message = format!("Created pod: {}", str_at(&pod, "/metadata/name"));
-            sim.event(owner, None, EventType::Normal, "SuccessfulCreate", &message, component);
+            sim.event(
+                owner,
+                None,
+                EventType::Normal,
+                "SuccessfulCreate",
+                &message,
+                component,
+            );
             Some(pod)
         }
         Err(_) => None,
@@ -287,8 +390,17 @@ mod tests {
     #[test]
     fn template_hashes_are_stable_and_safe() {
         let a = template_hash(&json!({"spec": {"containers": [{"name": "c"}]}}));
-        assert_eq!(a, template_hash(&json!({"spec": {"containers": [{"name": "c"}]}})));
-        assert_ne!(a, template_hash(&json!({"spec": {"containers": [{"name": "d"}]}})));
-        assert!(a.bytes().all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b)));
+        assert_eq!(
+            a,
+            template_hash(&json!({"spec": {"containers": [{"name": "c"}]}}))
+        );
+        assert_ne!(
+            a,
+            template_hash(&json!({"spec": {"containers": [{"name": "d"}]}}))
+        );
+        assert!(
+            a.bytes()
+                .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
+        );
     }
 }

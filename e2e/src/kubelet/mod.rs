@@ -161,6 +161,15 @@ impl std::fmt::Debug for Kubelet {
     }
 }
 
+impl Drop for Kubelet {
+    fn drop(&mut self) {
+        // Pod directories (rootfs copies, emptyDirs, claims) die with the simulator. Mounts
+        // live only in the containers' own mount namespaces, so nothing here crosses into
+        // a hostPath or the host's /proc.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 impl Default for Kubelet {
     fn default() -> Self {
         Self::new()
@@ -357,5 +366,4 @@ pub async fn run(sim: Arc<Sim>) {
         while tasks.join_next().await.is_some() {}
     })
     .await;
-    let _ = std::fs::remove_dir_all(&sim.kubelet.dir);
 }

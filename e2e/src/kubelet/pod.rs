@@ -621,8 +621,7 @@ fn prepare(
         .join(format!("{}-{name}-{restarts}", kind.field()));
     let create_error = |e: rootfs::RootfsError| ("CreateContainerError", e.to_string());
     let (sandbox, rootfs, termination_log, host_workdir) = if ctx.sim.kubelet.isolate {
-        let image_dir = ctx.sim.kubelet.dir.join("images").join("busybox");
-        rootfs::assemble_busybox_image(&image_dir).map_err(create_error)?;
+        let image_dir = rootfs::busybox_image().map_err(create_error)?;
         let root = run_dir.join("rootfs");
         let etc = [
             (

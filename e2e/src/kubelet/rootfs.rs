@@ -74,12 +74,37 @@ fn applets(binary: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Builds the busybox image's filesystem under `dir` (once; later calls reuse it).
-pub fn assemble_busybox_image(dir: &Path) -> Result<(), RootfsError> {
-    let done = dir.join(".complete");
-    if done.exists() {
-        return Ok(());
+/// The busybox image's filesystem, shared by every simulator on this machine: built once per
+/// busybox binary (keyed by its size and mtime) under the temp directory, atomically (built
+/// aside, then renamed into place), so concurrent simulators never see half an image.
+pub fn busybox_image() -> Result<PathBuf, RootfsError> {
+    let meta = std::fs::metadata(BUSYBOX).map_err(io_err("stat", Path::new(BUSYBOX)))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    let cache = std::env::temp_dir().join("kube-sim-images");
+    let dir = cache.join(format!("busybox-{}-{mtime}", meta.len()));
+    if dir.is_dir() {
+        return Ok(dir);
     }
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let scratch = cache.join(format!(
+        ".build-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    ));
+    assemble_busybox_image(&scratch)?;
+    if std::fs::rename(&scratch, &dir).is_err() {
+        // Another simulator won the race; its image is as good as ours.
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    Ok(dir)
+}
+
+/// Builds the busybox image's filesystem under `dir`.
+fn assemble_busybox_image(dir: &Path) -> Result<(), RootfsError> {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).map_err(io_err("create", &bin))?;
     let binary = std::fs::read(BUSYBOX).map_err(io_err("read", Path::new(BUSYBOX)))?;
@@ -112,7 +137,7 @@ pub fn assemble_busybox_image(dir: &Path) -> Result<(), RootfsError> {
         let path = etc.join(name);
         std::fs::write(&path, text).map_err(io_err("write", &path))?;
     }
-    std::fs::write(&done, b"").map_err(io_err("write", &done))
+    Ok(())
 }
 
 /// Copies `image` into a fresh `rootfs` (hard links for files, as cheap as an overlay's lower
@@ -155,9 +180,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), RootfsError> {
         let source = entry.path();
         let target = to.join(entry.file_name());
         let kind = entry.file_type().map_err(io_err("stat", &source))?;
-        if entry.file_name() == ".complete" {
-            continue;
-        } else if kind.is_dir() {
+        if kind.is_dir() {
             copy_tree(&source, &target)?;
         } else if kind.is_symlink() {
             let link = std::fs::read_link(&source).map_err(io_err("readlink", &source))?;

@@ -224,7 +224,8 @@ pub fn pod_status(
     containers: &[ContainerState],
 ) -> Value {
     let phase = phase(facts, init, containers);
-    let completed = matches!(phase, "Succeeded" | "Failed");
+    let completed = phase == "Succeeded";
+    let finished = completed || phase == "Failed";
     let unready: Vec<&str> = containers
         .iter()
         .filter(|c| !c.ready)
@@ -269,7 +270,7 @@ pub fn pod_status(
     let ours = [
         condition(
             "PodReadyToStartContainers",
-            facts.pod_ip.is_some() && !(completed && facts.terminal),
+            facts.pod_ip.is_some() && !finished,
             None,
             None,
         ),

@@ -165,8 +165,15 @@ async fn forward(socket: ws::Socket, ports: Vec<u16>, sandbox: String) {
         let _ = writer.shutdown().await;
     }
     readers.abort_all();
+    let mut socket = match sink.reunite(source) {
+        Ok(socket) => socket,
+        Err(_) => return,
+    };
     if pod_side_done {
-        let _ = sink.send(Message::Close(None)).await;
+        ws::finish(&mut socket).await;
+    } else {
+        // The client closed first: flush tungstenite's queued close reply.
+        let _ = socket.flush().await;
     }
 }
 

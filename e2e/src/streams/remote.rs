@@ -211,16 +211,20 @@ pub fn serve(
             if let Some(message) = status_frame(protocol, &outcome) {
                 socket.send(message).await.ok()?;
             }
-            socket.close(None).await.ok()
+            ws::finish(&mut socket).await;
+            Some(())
         };
-        match drop_after {
+        let ended = match drop_after {
             // The fault: the connection just goes away mid-stream.
-            Some(after) => {
-                let _ = tokio::time::timeout(after, session).await;
-            }
-            None => {
-                session.await;
-            }
+            Some(after) => match tokio::time::timeout(after, session).await {
+                Ok(ended) => ended,
+                Err(_) => return,
+            },
+            None => session.await,
+        };
+        if ended.is_none() {
+            // The client closed first: flush tungstenite's queued close reply.
+            let _ = socket.flush().await;
         }
     });
     Ok(accepted.response)

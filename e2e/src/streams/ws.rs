@@ -11,6 +11,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message, handshake::derive_accept_key};
 
 use crate::api::status::{ApiError, full};
@@ -102,6 +104,37 @@ pub fn accept(
 pub async fn open(upgrade: OnUpgrade) -> Option<Socket> {
     let io = upgrade.await.ok()?;
     Some(WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, None).await)
+}
+
+/// The close frame Go's websocket servers send when a stream ends (1000, normal closure):
+/// clients such as kubectl treat any other close (even one without a code) as an error.
+pub fn normal_close() -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }
+}
+
+/// Ends a session cleanly: a normal close, then the client's reply (bounded), so the TCP
+/// connection is not reset under the client while it still reads.
+pub async fn finish<S>(socket: &mut S)
+where
+    S: futures::Sink<Message>
+        + futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    use futures::{SinkExt, StreamExt};
+    if socket
+        .send(Message::Close(Some(normal_close())))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Some(Ok(_)) = socket.next().await {}
+    })
+    .await;
 }
 
 /// A binary message on `channel`.

@@ -648,6 +648,15 @@ pub fn finish_resources(model: &mut Map<String, Value>, project: &str) {
                 if item.is_null() {
                     *item = json!({});
                 }
+                // legacy `external: {name: x}` means `external: true, name: x`
+                if let Some(Value::Object(legacy)) = item.get("external").cloned()
+                    && let Value::Object(m) = item
+                {
+                    m.insert("external".into(), json!(true));
+                    if let Some(name) = legacy.get("name") {
+                        m.entry("name").or_insert_with(|| name.clone());
+                    }
+                }
                 if let Value::Object(m) = item
                     && !m.contains_key("name")
                 {
@@ -662,6 +671,38 @@ pub fn finish_resources(model: &mut Map<String, Value>, project: &str) {
             }
         }
     }
+}
+
+/// Adds the labels of `label_file` files (dotenv syntax; explicit `labels` win) and drops
+/// `label_file`.
+pub fn resolve_label_files(
+    svc: &mut Map<String, Value>,
+    read: ReadEnvFile<'_>,
+) -> Result<(), LoadError> {
+    let Some(Value::Array(files)) = svc.remove("label_file") else {
+        return Ok(());
+    };
+    let mut labels = svc
+        .get("labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for f in files {
+        let path = text(&f);
+        let Some(content) = read(&path, true)? else {
+            continue;
+        };
+        let parsed = super::dotenv::parse(&content, &|_| None).map_err(|e| {
+            LoadError::invalid(format!("failed to read label file {path}: {e}"))
+                .in_file(Path::new(&path))
+                .at_line(Some(e.line))
+        })?;
+        for (k, v) in parsed {
+            labels.entry(k).or_insert(json!(v));
+        }
+    }
+    svc.insert("labels".into(), Value::Object(labels));
+    Ok(())
 }
 
 /// Resolves env_file into environment (`WithServicesEnvironmentResolved`): each file in order
@@ -697,22 +738,24 @@ pub fn resolve_env_files(
             continue;
         };
         let lookup = |k: &str| {
-            project_env
-                .get(k)
-                .cloned()
-                .or_else(|| from_files.get(k).cloned())
-                .or_else(|| {
-                    environment
-                        .get(k)
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
+            project_env.get(k).cloned().or_else(|| {
+                environment
+                    .get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
         };
-        let parsed = super::dotenv::parse(&content, &lookup).map_err(|e| {
-            LoadError::invalid(format!("failed to read {path}: {e}"))
-                .in_file(Path::new(&path))
-                .at_line(Some(e.line))
-        })?;
+        let earlier = |k: &str| from_files.get(k).cloned();
+        let format = f.get("format").map(text).unwrap_or_default();
+        let parsed = if format == "raw" {
+            super::dotenv::parse_raw(&content)
+        } else {
+            super::dotenv::parse_layered(&content, &lookup, &earlier).map_err(|e| {
+                LoadError::invalid(format!("failed to read {path}: {e}"))
+                    .in_file(Path::new(&path))
+                    .at_line(Some(e.line))
+            })?
+        };
         from_files.extend(parsed);
     }
     let mut merged: Map<String, Value> =
@@ -810,6 +853,45 @@ mod tests {
     }
 
     #[test]
+    fn env_files_resolve_into_environment() {
+        let mut m = json!({
+            "environment": {"EXPLICIT": "e", "UNSET": null, "FROM_SVC": "svc"},
+            "env_file": [{"path": "/a.env", "required": true}, {"path": "/raw.env", "format": "raw", "required": true},
+                         {"path": "/missing.env", "required": false}]
+        })
+        .as_object()
+        .cloned()
+        .expect("map");
+        let read = |p: &str, _: bool| {
+            Ok(match p {
+                "/a.env" => Some("EXPLICIT=file\nUNSET=file\nP=${PROJECT}\nS=${FROM_SVC}\n".to_string()),
+                "/raw.env" => Some("R=${P}\n".to_string()),
+                _ => None,
+            })
+        };
+        let env: IndexMap<String, String> = [("PROJECT".to_string(), "p".to_string())].into_iter().collect();
+        resolve_env_files(&mut m, &env, &read).expect("resolves");
+        assert_eq!(
+            Value::Object(m),
+            json!({"environment": {"EXPLICIT": "e", "UNSET": null, "P": "p", "S": "svc", "R": "${P}", "FROM_SVC": "svc"}})
+        );
+    }
+
+    #[test]
+    fn label_files_fill_missing_labels() {
+        let mut m = json!({"labels": {"a": "explicit"}, "label_file": ["/l"]})
+            .as_object()
+            .cloned()
+            .expect("map");
+        let read = |_: &str, _: bool| Ok(Some("a=file\nb=file\n".to_string()));
+        resolve_label_files(&mut m, &read).expect("resolves");
+        assert_eq!(
+            Value::Object(m),
+            json!({"labels": {"a": "explicit", "b": "file"}})
+        );
+    }
+
+    #[test]
     fn absolute_paths() {
         assert_eq!(absolute("..", Path::new("/p/sub"), None), "/p");
         assert_eq!(
@@ -821,14 +903,14 @@ mod tests {
 
     #[test]
     fn resources_get_names() {
-        let mut m = json!({"services": {"a": {"networks": {"default": null}}}, "volumes": {"v": null, "e": {"external": true}}})
+        let mut m = json!({"services": {"a": {"networks": {"default": null}}}, "volumes": {"v": null, "e": {"external": true}, "l": {"external": {"name": "old"}}}})
             .as_object()
             .cloned()
             .expect("map");
         finish_resources(&mut m, "p");
         assert_eq!(
             m["volumes"],
-            json!({"v": {"name": "p_v"}, "e": {"external": true, "name": "e"}})
+            json!({"v": {"name": "p_v"}, "e": {"external": true, "name": "e"}, "l": {"external": true, "name": "old"}})
         );
         assert_eq!(m["networks"], json!({"default": {"name": "p_default"}}));
     }
