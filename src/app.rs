@@ -117,7 +117,7 @@ async fn run_one_off(
             .environment
             .get("COMPOSE_IGNORE_ORPHANS")
             .is_some_and(|v| matches!(v.as_str(), "y" | "1" | "t" | "true" | "TRUE" | "True")),
-        services: all_service_names(project, &loaded)?,
+        services: loaded.all_services.clone(),
         wait_timeout: req.settings.wait_timeout,
     };
     let code = cluster::execute(&conn, &plan, &opts).await?;
@@ -154,32 +154,12 @@ fn load(project: &ProjectArgs, selection: Selection) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
-/// Every service of the project, profiles or not: anything else in the cluster is an orphan.
-fn all_service_names(project: &ProjectArgs, run: &Loaded) -> anyhow::Result<Vec<String>> {
-    let opts = LoadOptions {
-        files: project.files.clone(),
-        project_name: Some(run.name.clone()),
-        project_directory: Some(run.working_dir.clone()),
-        env_files: project.env_files.clone(),
-        profiles: vec!["*".into()],
-        cwd: std::env::current_dir().context("reading the current directory")?,
-        env: process_env(),
-        stdin: None,
-        selection: Selection::All,
-    };
-    // The run selection already loaded these files; a second, whole-project load can only
-    // fail where the run's did not for files read from stdin, which cannot be read twice.
-    if project.files.iter().any(|f| f.as_os_str() == "-") {
-        return Ok(run.service_names());
-    }
-    Ok(compose::load(&opts)
-        .map(|all| all.service_names())
-        .unwrap_or_else(|_| run.service_names()))
-}
-
 fn progress_mode(loaded: &Loaded, quiet: bool) -> progress::Mode {
     progress::Mode::decide(
-        loaded.environment.get("COMPOSE_PROGRESS").map(String::as_str),
+        loaded
+            .environment
+            .get("COMPOSE_PROGRESS")
+            .map(String::as_str),
         quiet,
         std::io::stderr().is_terminal(),
     )

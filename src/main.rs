@@ -25,7 +25,9 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return krun::exit::report(&anyhow::Error::new(e).context("starting the async runtime")),
+        Err(e) => {
+            return krun::exit::report(&anyhow::Error::new(e).context("starting the async runtime"));
+        }
     };
     match runtime.block_on(krun::app::run(invocation)) {
         Ok(code) => ExitCode::from(code),

@@ -26,7 +26,10 @@ fn usage_error(args: &[&str], message: &str) {
 
 #[test]
 fn tty_and_no_tty_conflict() {
-    usage_error(&["-t", "-T", "web"], "--tty and --no-tty can't be used together");
+    usage_error(
+        &["-t", "-T", "web"],
+        "--tty and --no-tty can't be used together",
+    );
     usage_error(
         &["run", "--tty=true", "--no-tty=false", "web"],
         "--tty and --no-tty can't be used together",
@@ -48,7 +51,10 @@ fn labels_need_a_value() {
 
 #[test]
 fn pull_policy_is_checked() {
-    usage_error(&["--pull", "sometimes", "web"], "invalid --pull option \"sometimes\"");
+    usage_error(
+        &["--pull", "sometimes", "web"],
+        "invalid --pull option \"sometimes\"",
+    );
 }
 
 #[test]
@@ -72,7 +78,10 @@ fn pod_names_are_validated_not_sanitised() {
 #[test]
 fn durations_are_validated() {
     usage_error(&["--timeout", "soon", "web"], "invalid --timeout \"soon\"");
-    usage_error(&["--wait-timeout", "10", "web"], "invalid --wait-timeout \"10\"");
+    usage_error(
+        &["--wait-timeout", "10", "web"],
+        "invalid --wait-timeout \"10\"",
+    );
     usage_error(&["--timeout=-5s", "web"], "not a duration");
 }
 
@@ -88,7 +97,10 @@ fn output_needs_dry_run() {
 
 #[test]
 fn unknown_flags_exit_1_not_2() {
-    usage_error(&["--no-such-flag", "web"], "unexpected argument '--no-such-flag'");
+    usage_error(
+        &["--no-such-flag", "web"],
+        "unexpected argument '--no-such-flag'",
+    );
     usage_error(&[], "required arguments were not provided");
 }
 
@@ -100,7 +112,11 @@ fn help_and_version_succeed() {
         .success()
         .stdout(contains("krun [OPTIONS] SERVICE [COMMAND] [ARGS...]"))
         .stdout(contains("Exit codes:"));
-    krun().arg("--version").assert().success().stdout(contains("krun "));
+    krun()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(contains("krun "));
 }
 
 #[test]
@@ -125,4 +141,10 @@ fn publish_specs_use_docker_syntax() {
 #[test]
 fn entrypoint_quoting_is_checked() {
     usage_error(&["--entrypoint", "sh -c 'x", "web"], "invalid --entrypoint");
+}
+
+#[test]
+fn run_options_before_a_subcommand_are_refused() {
+    usage_error(&["--rm", "config"], "run options go after `config`");
+    usage_error(&["-T", "run", "web"], "run options go after `run`");
 }

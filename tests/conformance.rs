@@ -162,8 +162,6 @@ impl Case {
     fn run_binary(&self) -> Result<(Value, String), String> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_krun"));
         cmd.env_clear().envs(&self.env).current_dir(self.cwd());
-        // the globals after the subcommand: see NOTES-loader.md for `krun -f x config`
-        cmd.args(["config", "--format", "json"]);
         if let Some(name) = self.args["project_name"].as_str() {
             cmd.args(["--project-name", name]);
         }
@@ -179,6 +177,7 @@ impl Case {
         if let Some(d) = self.args["project_directory"].as_str() {
             cmd.args(["--project-directory", d]);
         }
+        cmd.args(["config", "--format", "json"]);
         let out = cmd.output().map_err(|e| format!("cannot run krun: {e}"))?;
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         if !out.status.success() {

@@ -33,6 +33,21 @@ pub struct FaultConfig {
     /// How many of the next watches that resume from a resourceVersion get an immediate
     /// `ERROR` event with a 410 `Expired` Status, as after an etcd compaction.
     pub watch_gone: u32,
+    /// RBAC denials: matching requests get the API server's 403 Forbidden, and
+    /// SelfSubjectAccessReviews for them answer `allowed: false`.
+    pub forbidden: Vec<Forbidden>,
+}
+
+/// A denied verb on a resource, as a missing RBAC rule would deny it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct Forbidden {
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`; empty = all.
+    pub verb: String,
+    /// Resource plural, with `/subresource` for those (`pods`, `pods/exec`); empty = all.
+    pub resource: String,
+    /// Namespace; empty = all.
+    pub namespace: String,
 }
 
 /// A fault on the requests whose method and path match.
@@ -196,6 +211,15 @@ impl Faults {
             config.stream_drops.remove(index);
         }
         Some(after)
+    }
+
+    /// Whether RBAC denies `verb` on `resource` (`pods`, `pods/exec`) in `namespace`.
+    pub fn forbidden(&self, verb: &str, resource: &str, namespace: &str) -> bool {
+        self.read().forbidden.iter().any(|f| {
+            (f.verb.is_empty() || f.verb == verb)
+                && (f.resource.is_empty() || f.resource == resource)
+                && (f.namespace.is_empty() || f.namespace == namespace)
+        })
     }
 
     /// Whether this resuming watch must get `410 Gone` at once; consumes one use.

@@ -2,7 +2,7 @@
 //!
 //! Read it in-process with [`RequestLog::entries`], or over HTTP at `GET /kube-sim/requests`
 //! (a JSON array of [`RequestRecord`]); `DELETE /kube-sim/requests` clears it. Requests to
-//! `/kube-sim/…` themselves are not logged.
+//! `/kube-sim/…` themselves are not logged. The last 100 000 requests are kept.
 
 use std::sync::Mutex;
 
@@ -10,6 +10,9 @@ use serde::Serialize;
 
 /// Bodies longer than this are cut (with a marker) so that big applies cannot bloat the log.
 const MAX_BODY: usize = 64 * 1024;
+
+/// The log keeps this many records (the oldest go first), so long benchmarks stay bounded.
+const MAX_ENTRIES: usize = 100_000;
 
 /// One logged request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,7 +45,7 @@ pub struct RequestLog {
 #[derive(Debug, Default)]
 struct Inner {
     next: u64,
-    entries: Vec<RequestRecord>,
+    entries: std::collections::VecDeque<RequestRecord>,
 }
 
 impl RequestLog {
@@ -66,7 +69,10 @@ impl RequestLog {
         let mut inner = self.lock();
         let seq = inner.next;
         inner.next += 1;
-        inner.entries.push(RequestRecord {
+        if inner.entries.len() >= MAX_ENTRIES {
+            inner.entries.pop_front();
+        }
+        inner.entries.push_back(RequestRecord {
             seq,
             time: crate::store::micro_timestamp(),
             method: method.to_owned(),
@@ -89,7 +95,7 @@ impl RequestLog {
 
     /// A copy of every record, oldest first.
     pub fn entries(&self) -> Vec<RequestRecord> {
-        self.lock().entries.clone()
+        self.lock().entries.iter().cloned().collect()
     }
 
     /// Forgets every record (so a test can assert on what happens next only).

@@ -52,6 +52,9 @@ pub struct SimOptions {
     pub faults: FaultConfig,
     /// How many past watch events are kept for resuming watches (older ones get 410 Gone).
     pub watch_history: usize,
+    /// Require `Authorization: Bearer <token>` (401 otherwise); the kubeconfig carries the
+    /// token `kube-sim`, so `Some("kube-sim".into())` keeps kubectl working. `None`: no check.
+    pub auth_token: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -62,6 +65,7 @@ impl Default for SimOptions {
             namespace: "default".into(),
             faults: FaultConfig::default(),
             watch_history: crate::store::DEFAULT_HISTORY,
+            auth_token: None,
         }
     }
 }
@@ -78,9 +82,11 @@ pub struct Sim {
     pub kubelet: crate::kubelet::Kubelet,
     /// Cancelled when the simulator shuts down; long-running tasks select on it.
     pub shutdown: CancellationToken,
+    /// The bearer token requests must carry, if any (see `SimOptions::auth_token`).
+    pub auth_token: Option<String>,
 }
 
-/// An Event's `type`.
+/// An Event's `type` (see `Sim::event`, in `crate::controllers::events`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
     /// Routine transitions (Scheduled, Pulled, Started…).
@@ -90,40 +96,16 @@ pub enum EventType {
 }
 
 impl Sim {
-    /// A simulator state with no objects and the given faults (use [`start`] to run one).
-    pub fn new(faults: FaultConfig, watch_history: usize) -> Self {
+    /// A simulator state with no objects, per `opts` (use [`start`] to run one).
+    pub fn new(opts: &SimOptions) -> Self {
         Sim {
-            store: Store::new(watch_history),
-            faults: Faults::new(faults),
+            store: Store::new(opts.watch_history),
+            faults: Faults::new(opts.faults.clone()),
             requests: RequestLog::default(),
             kubelet: crate::kubelet::Kubelet::new(),
             shutdown: CancellationToken::new(),
+            auth_token: opts.auth_token.clone(),
         }
-    }
-
-    /// Records a core/v1 Event about `involved` (any stored object), so that `kubectl describe`
-    /// and krun can show it. A repeat of the same reason and message on the same object bumps
-    /// `count` and `lastTimestamp`, as the real event recorder does. `field_path` names the
-    /// container for kubelet events (`spec.containers{web}`); `component` is the reporter
-    /// (`kubelet`, `default-scheduler`, `deployment-controller`…).
-    pub fn event(
-        &self,
-        involved: &Value,
-        field_path: Option<&str>,
-        kind: EventType,
-        reason: &str,
-        message: &str,
-        component: &str,
-    ) {
-        crate::controllers::events::record(
-            &self.store,
-            involved,
-            field_path,
-            kind,
-            reason,
-            message,
-            component,
-        );
     }
 }
 
@@ -202,7 +184,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    let sim = Arc::new(Sim::new(opts.faults.clone(), opts.watch_history));
+    let sim = Arc::new(Sim::new(&opts));
     seed(&sim.store);
     if let Some(path) = &opts.kubeconfig {
         crate::kubeconfig::write(path, addr, &opts.namespace).map_err(|source| {

@@ -331,13 +331,7 @@ impl Store {
     ) -> Result<Value, E> {
         let mut inner = self.lock();
         let key = Key::new(resource, namespace, name);
-        let Some(old) = inner.objects.get(&key).cloned() else {
-            return Err(StoreError::NotFound {
-                resource: resource.to_owned(),
-                name: name.to_owned(),
-            }
-            .into());
-        };
+        let old = Self::current(&inner, &key)?;
         let mut new = old.clone();
         change(&mut new)?;
         // Server-owned metadata survives whatever the change did.
@@ -390,12 +384,7 @@ impl Store {
     ) -> Result<Value, StoreError> {
         let mut inner = self.lock();
         let key = Key::new(resource, namespace, name);
-        let Some(old) = inner.objects.get(&key).cloned() else {
-            return Err(StoreError::NotFound {
-                resource: resource.to_owned(),
-                name: name.to_owned(),
-            });
-        };
+        let old = Self::current(&inner, &key)?;
         let mut new = old.clone();
         let meta = metadata_mut(&mut new);
         let grace = meta
@@ -491,6 +480,18 @@ impl Store {
         let inner = self.lock();
         let objects = Self::select(&inner, resource, namespace, &filter);
         (objects, inner.rv, self.feed.subscribe())
+    }
+
+    /// The stored object at `key`, or NotFound.
+    fn current(inner: &Inner, key: &Key) -> Result<Value, StoreError> {
+        inner
+            .objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound {
+                resource: key.resource.clone(),
+                name: key.name.clone(),
+            })
     }
 
     /// Stores a changed object under the next resourceVersion (removing it instead when its

@@ -99,6 +99,14 @@ async fn server_side_apply_owns_fields_and_refuses_to_steal_them() {
         .patch("c", &PatchParams::apply("krun"), &Patch::Apply(&applied))
         .await
         .expect("create on apply");
+    let again = cms
+        .patch("c", &PatchParams::apply("krun"), &Patch::Apply(&applied))
+        .await
+        .expect("re-apply");
+    assert_eq!(
+        again.metadata.resource_version, created.metadata.resource_version,
+        "an unchanged apply writes nothing"
+    );
     let managers: Vec<String> = created
         .metadata
         .managed_fields
@@ -319,4 +327,23 @@ async fn lists_filter_by_selectors_and_page() {
             .len(),
         4
     );
+
+    // A list at a version not reached yet waits for it (as the watch cache does).
+    let current: u64 = support::list_version(&cms).await.parse().unwrap();
+    let later = (current + 1).to_string();
+    let at_later = ListParams::default()
+        .at(&later)
+        .matching(kube::api::VersionMatch::NotOlderThan);
+    let ahead = cms.list(&at_later);
+    let create = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        cms.create(
+            &PostParams::default(),
+            &object(json!({"metadata": {"name": "d"}})),
+        )
+        .await
+        .unwrap();
+    };
+    let (listed, ()) = tokio::join!(ahead, create);
+    assert_eq!(names(listed.unwrap()), vec!["a", "b", "c", "d"]);
 }

@@ -294,7 +294,7 @@ async fn foreground_deletion_waits_for_dependents_and_namespaces_empty_out() {
         .await
         .unwrap();
     let scratch_pods: Api<Pod> = Api::namespaced(cluster.client.clone(), "scratch");
-    scratch_pods.create(&PostParams::default(), &object(json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "300"]}]}}))).await.unwrap();
+    scratch_pods.create(&PostParams::default(), &object(json!({"metadata": {"name": "p"}, "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "300"]}]}}))).await.unwrap();
     namespaces
         .delete("scratch", &DeleteParams::default())
         .await
@@ -332,10 +332,13 @@ async fn claims_bind_and_pods_delete_gracefully() {
     );
 
     let pods: Api<Pod> = Api::default_namespaced(cluster.client.clone());
+    // `sleep` is its container's PID 1 (the kubelet gives containers a PID namespace), so it
+    // ignores SIGTERM and is SIGKILLed only when the grace period ends, as on a real cluster:
+    // keep the grace short.
     pods.create(
         &PostParams::default(),
         &object(
-            json!({"metadata": {"name": "p"}, "spec": {"terminationGracePeriodSeconds": 30,
+            json!({"metadata": {"name": "p"}, "spec": {"terminationGracePeriodSeconds": 3,
         "containers": [{"name": "c", "image": "busybox:1.36", "command": ["sleep", "300"]}]}}),
         ),
     )
@@ -351,6 +354,9 @@ async fn claims_bind_and_pods_delete_gracefully() {
         Some("kube-sim")
     );
     pods.delete("p", &DeleteParams::default()).await.unwrap();
+    let terminating = pods.get("p").await.expect("still there while it stops");
+    assert_eq!(terminating.metadata.deletion_grace_period_seconds, Some(3));
+    assert!(terminating.metadata.deletion_timestamp.is_some());
     eventually(20, "pod gone once stopped", || async {
         pods.get_opt("p").await.ok()?.is_none().then_some(())
     })

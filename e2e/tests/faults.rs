@@ -19,6 +19,18 @@ fn pod(name: &str, image: &str) -> Pod {
     serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": image, "command": ["sleep", "60"]}]}})).expect("pod")
 }
 
+/// The first container's waiting reason, if it is waiting.
+async fn waiting_reason(pods: &Api<Pod>, name: &str) -> Option<String> {
+    let status = pods.get(name).await.ok()?.status?;
+    status
+        .container_statuses?
+        .first()?
+        .state
+        .clone()?
+        .waiting?
+        .reason
+}
+
 #[tokio::test]
 async fn http_faults_burst_then_recover_and_slow_responses_wait() {
     let cluster = Cluster::start().await;
@@ -118,17 +130,44 @@ async fn image_pull_faults_surface_as_err_image_pull() {
         .await
         .unwrap();
     eventually(20, "ErrImagePull or ImagePullBackOff", || async {
-        let status = pods.get("p").await.ok()?.status?;
-        let reason = status
+        let reason = waiting_reason(&pods, "p").await?;
+        matches!(reason.as_str(), "ErrImagePull" | "ImagePullBackOff").then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn crash_loop_and_oom_faults_show_in_container_status() {
+    let cluster = Cluster::start().await;
+    cluster.handle.sim().faults.update(|f| {
+        f.crash_loop.push("busybox:crash".into());
+        f.oom_kill.push("busybox:oom".into());
+    });
+    let pods: Api<Pod> = Api::default_namespaced(cluster.client.clone());
+    pods.create(&PostParams::default(), &pod("crash", "busybox:crash"))
+        .await
+        .unwrap();
+    let mut oom = pod("oom", "busybox:oom");
+    oom.spec.as_mut().unwrap().restart_policy = Some("Never".into());
+    pods.create(&PostParams::default(), &oom).await.unwrap();
+    eventually(30, "CrashLoopBackOff", || async {
+        (waiting_reason(&pods, "crash").await? == "CrashLoopBackOff").then_some(())
+    })
+    .await;
+    let terminated = eventually(30, "OOMKilled", || async {
+        let status = pods.get("oom").await.ok()?.status?;
+        status
             .container_statuses?
             .first()?
             .state
             .clone()?
-            .waiting?
-            .reason?;
-        matches!(reason.as_str(), "ErrImagePull" | "ImagePullBackOff").then_some(())
+            .terminated
     })
     .await;
+    assert_eq!(
+        (terminated.reason.as_deref(), terminated.exit_code),
+        (Some("OOMKilled"), 137)
+    );
 }
 
 #[tokio::test]
@@ -157,13 +196,7 @@ async fn watches_can_be_dropped_or_expired() {
         ended.is_ok() && started.elapsed() < Duration::from_secs(5),
         "the watch was cut"
     );
-    let rv = cms
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = support::list_version(&cms).await;
     let mut expired = cms
         .watch(&WatchParams::default(), &rv)
         .await

@@ -177,6 +177,17 @@ async fn create_subcommands_and_validation_errors_read_as_on_a_cluster() {
         "The Namespace \"Team\" is invalid: metadata.name: Invalid value: \"Team\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
     );
     let dir = tempfile::tempdir().expect("tempdir");
+    let typo = write_manifest(
+        &dir,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: t}\ndatta: {a: b}\n",
+    );
+    let strict = cluster.kubectl(&["apply", "-f", &typo], "", 30).await;
+    assert_eq!(
+        strict.stderr.trim(),
+        format!(
+            "Error from server (BadRequest): error when creating \"{typo}\": ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"datta\""
+        )
+    );
     let path = write_manifest(
         &dir,
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    volumeMounts: [{name: data, mountPath: /data}]\n",
@@ -307,6 +318,8 @@ async fn delete_cascades_and_watch_reports_it() {
         return;
     }
     let cluster = Cluster::start().await;
+    // A bare `sleep` would be its container's PID 1 and ignore SIGTERM, so deletion would wait
+    // the whole 30 s grace period (as on a real cluster): trap TERM instead.
     cluster
         .kubectl_ok(&[
             "create",
@@ -315,8 +328,9 @@ async fn delete_cascades_and_watch_reports_it() {
             "--image=busybox:1.36",
             "--replicas=2",
             "--",
-            "sleep",
-            "300",
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; sleep 300 & wait",
         ])
         .await;
     support::eventually(20, "2 running pods", || async {

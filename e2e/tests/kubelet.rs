@@ -315,6 +315,43 @@ async fn deletion_is_graceful_then_forced() {
                 .iter()
                 .any(|e| e == "Killing: Stopping container main")
         );
+
+        // krun's second Ctrl-C: a delete with a long grace, then one with grace 0, which must
+        // not wait for the first one's grace period.
+        cluster
+            .create(shell_pod(
+                "second",
+                "trap '' TERM; while true; do sleep 0.1; done",
+            ))
+            .await;
+        cluster.wait("second", 20, |p| phase(p) == "Running").await;
+        let sim = cluster.handle.sim();
+        let run = sim
+            .kubelet
+            .run_of("default", "second", "main", false)
+            .unwrap();
+        let proc_dir = format!("/proc/{}", run.process.as_ref().unwrap().pid);
+        cluster
+            .pods
+            .delete("second", &DeleteParams::default().grace_period(30))
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let started = std::time::Instant::now();
+        let _ = cluster
+            .pods
+            .delete("second", &DeleteParams::default().grace_period(0))
+            .await;
+        cluster.wait_gone("second", 10).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::path::Path::new(&proc_dir).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the process outlived a grace-0 delete"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     })
     .await;
 }
@@ -359,7 +396,10 @@ async fn containers_are_isolated_with_their_volumes() {
         cluster.wait("db", 20, |p| phase(p) == "Running").await;
         let script = "set -e; cat /src/data; cat /cfg/greeting; echo; pwd; hostname; \
                       grep -w db /etc/hosts | cut -f1; test ! -e /work/main; \
-                      if touch /cfg/x 2>/dev/null; then echo writable; fi; ls /sub";
+                      if touch /cfg/x 2>/dev/null; then echo writable; fi; ls /sub; \
+                      echo gone > /dev/null; test -c /dev/urandom; test -d /dev/shm; \
+                      echo 'last words' > /dev/termination-log; test -e /proc/self/fd/1; \
+                      test $$$$ = 1; test $(ls -d /proc/[0-9]* | wc -l) -le 5";
         cluster
             .create(json!({
                 "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "isolated"},
@@ -383,9 +423,53 @@ async fn containers_are_isolated_with_their_volumes() {
         assert_eq!(phase(&pod), "Succeeded", "{out}");
         let db_ip = cluster.pods.get("db").await.unwrap().status.unwrap().pod_ip.unwrap();
         assert_eq!(out, format!("seeded\nhello\n/app/dir\nisolated\n{db_ip}\ninner\n"));
+        let main = terminated(&pod, "main").unwrap();
+        assert_eq!(main.message.as_deref(), Some("last words\n"));
         let init = container(&pod, "seed").unwrap();
         assert_eq!(terminated(&pod, "seed").unwrap().reason.as_deref(), Some("Completed"));
         assert!(init.ready);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_liveness_probes_restart_the_container() {
+    bounded(60, async {
+        let cluster = Cluster::start().await;
+        let mut pod = shell_pod("sick", "sleep 30");
+        pod["spec"]["restartPolicy"] = json!("Always");
+        pod["spec"]["containers"][0]["livenessProbe"] = json!({
+            "exec": {"command": ["false"]}, "periodSeconds": 1, "failureThreshold": 2});
+        cluster.create(pod).await;
+        let pod = cluster
+            .wait("sick", 30, |p| {
+                container(p, "main").is_some_and(|c| c.restart_count >= 1)
+            })
+            .await;
+        let last = container(&pod, "main")
+            .unwrap()
+            .last_state
+            .clone()
+            .unwrap()
+            .terminated
+            .unwrap();
+        // As PID 1 of its container, sleep ignores SIGTERM: SIGKILL after the grace period.
+        // Only a kubelet without root has no PID namespace: there SIGTERM ends it.
+        let expected = if nix::unistd::geteuid().is_root() { 137 } else { 143 };
+        assert_eq!(last.exit_code, expected);
+        let events = cluster.events("sick");
+        assert!(
+            events
+                .iter()
+                .any(|e| e == "Killing: Container main failed liveness probe, will be restarted"),
+            "{events:?}"
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| e.starts_with("Unhealthy: Liveness probe failed")),
+            "{events:?}"
+        );
     })
     .await;
 }

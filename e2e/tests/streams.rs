@@ -148,22 +148,49 @@ async fn a_tar_attached_to_an_init_container_seeds_the_volume() {
 async fn log_options_select_lines_and_bytes() {
     bounded(60, async {
         let cluster = Cluster::start().await;
-        cluster.create(shell_pod("lines", "echo a; echo b; echo c")).await;
+        cluster
+            .create(shell_pod("lines", "echo a; echo b; echo c"))
+            .await;
         cluster.wait("lines", 20, |p| phase(p) == "Succeeded").await;
         let logs = |params: LogParams| {
             let pods = cluster.pods.clone();
             async move { pods.logs("lines", &params).await.unwrap() }
         };
-        assert_eq!(logs(LogParams { tail_lines: Some(2), ..LogParams::default() }).await, "b\nc\n");
-        assert_eq!(logs(LogParams { limit_bytes: Some(3), ..LogParams::default() }).await, "a\nb");
-        let stamped = logs(LogParams { timestamps: true, ..LogParams::default() }).await;
+        assert_eq!(
+            logs(LogParams {
+                tail_lines: Some(2),
+                ..LogParams::default()
+            })
+            .await,
+            "b\nc\n"
+        );
+        assert_eq!(
+            logs(LogParams {
+                limit_bytes: Some(3),
+                ..LogParams::default()
+            })
+            .await,
+            "a\nb"
+        );
+        let stamped = logs(LogParams {
+            timestamps: true,
+            ..LogParams::default()
+        })
+        .await;
         for line in stamped.lines() {
             let (time, text) = line.split_once(' ').unwrap();
             assert!(time.parse::<jiff::Timestamp>().is_ok(), "{line}");
             assert!(["a", "b", "c"].contains(&text), "{line}");
         }
         tokio::time::sleep(Duration::from_millis(2100)).await;
-        assert_eq!(logs(LogParams { since_seconds: Some(1), ..LogParams::default() }).await, "");
+        assert_eq!(
+            logs(LogParams {
+                since_seconds: Some(1),
+                ..LogParams::default()
+            })
+            .await,
+            ""
+        );
     })
     .await;
 }
@@ -273,6 +300,27 @@ async fn exec_reports_output_and_exit_codes() {
         let status = exec.take_status().unwrap().await.unwrap();
         assert_eq!(status.status.as_deref(), Some("Success"), "{status:?}");
 
+        if cluster.handle.sim().kubelet.isolated() {
+            // exec joins the container's PID namespace: PID 1 is the container's command.
+            let mut exec = cluster
+                .pods
+                .exec(
+                    "target",
+                    ["cat", "/proc/1/cmdline"],
+                    &AttachParams::default(),
+                )
+                .await
+                .unwrap();
+            let mut out = String::new();
+            exec.stdout()
+                .unwrap()
+                .read_to_string(&mut out)
+                .await
+                .unwrap();
+            // `sh -c 'sleep 30'`, or `sleep 30` once sh has exec'd it.
+            assert!(out.ends_with("sleep 30\0") || out == "sleep\030\0", "{out:?}");
+        }
+
         let mut exec = cluster
             .pods
             .exec("target", ["no-such-command"], &AttachParams::default())
@@ -320,6 +368,9 @@ async fn streams_to_a_finished_container_fail_like_the_api_server() {
 async fn portforward_reaches_a_pod_port_and_reports_refusals() {
     bounded(60, async {
         let cluster = Cluster::start().await;
+        if !cluster.isolated_or_skip("portforward_reaches_a_pod_port_and_reports_refusals") {
+            return; // the echo server is busybox's nc, which the host may not have
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

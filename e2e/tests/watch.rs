@@ -9,7 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use krun_e2e::sim::SimOptions;
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
+use kube::api::{Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
 use support::Cluster;
 
@@ -47,13 +47,7 @@ async fn a_watch_resumes_after_its_resource_version_and_follows_selectors() {
     cms.create(&PostParams::default(), &cm("before", "front"))
         .await
         .unwrap();
-    let rv = cms
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .metadata
-        .resource_version
-        .unwrap();
+    let rv = support::list_version(&cms).await;
     cms.create(&PostParams::default(), &cm("after", "front"))
         .await
         .unwrap();

@@ -31,7 +31,6 @@ Examples:
                   and Services, the command runs in a new pod attached to your terminal.",
     override_usage = "krun [OPTIONS] SERVICE [COMMAND] [ARGS...]\n       \
                       krun [OPTIONS] <run|config|ps|down> [ARGS...]",
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
     after_help = AFTER_HELP
 )]
@@ -52,7 +51,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a one-off command on a service (the default when no subcommand is given)
     #[command(after_help = AFTER_HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Parse, resolve and render the compose file in canonical format
     Config(ConfigArgs),
     /// List the project's dependencies and one-off pods
@@ -81,33 +80,74 @@ pub struct GlobalArgs {
     #[arg(long = "profile", value_name = "PROFILE", global = true)]
     pub profiles: Vec<String>,
     /// Path to the kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster)
-    #[arg(long, value_name = "PATH", global = true, help_heading = "Kubernetes options")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        global = true,
+        help_heading = "Kubernetes options"
+    )]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use (default: the current context)
-    #[arg(long, value_name = "NAME", global = true, help_heading = "Kubernetes options")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        global = true,
+        help_heading = "Kubernetes options"
+    )]
     pub context: Option<String>,
     /// Namespace to run in (default: the context's namespace)
-    #[arg(short = 'n', long, value_name = "NAMESPACE", global = true, help_heading = "Kubernetes options")]
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NAMESPACE",
+        global = true,
+        help_heading = "Kubernetes options"
+    )]
     pub namespace: Option<String>,
     /// Print the objects krun would create, and create nothing
     #[arg(long, global = true, help_heading = "krun options")]
     pub dry_run: bool,
     /// Output format of --dry-run
-    #[arg(short = 'o', long, value_enum, value_name = "FORMAT", global = true, help_heading = "krun options")]
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        global = true,
+        help_heading = "krun options"
+    )]
     pub output: Option<OutputFormat>,
     /// Limit for the whole run, e.g. 30s, 10m (the pod's activeDeadlineSeconds too; exit 124)
-    #[arg(long, value_name = "DURATION", global = true, help_heading = "krun options")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        global = true,
+        help_heading = "krun options"
+    )]
     pub timeout: Option<String>,
     /// Limit for dependencies to become ready and for the pod to start
-    #[arg(long, value_name = "DURATION", default_value = "5m", global = true, help_heading = "krun options")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "5m",
+        global = true,
+        help_heading = "krun options"
+    )]
     pub wait_timeout: String,
     /// How bind mounts reach the pod: copy the files in, use a hostPath, or skip them
-    #[arg(long, value_enum, value_name = "MODE", default_value = "copy", global = true, help_heading = "krun options")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        default_value = "copy",
+        global = true,
+        help_heading = "krun options"
+    )]
     pub mount_mode: MountMode,
 }
 
 /// `docker compose run`'s options, with its short letters and aliases.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, PartialEq)]
 #[command(next_help_heading = "Run options")]
 pub struct RunArgs {
     /// Run the pod in the background and print its name
@@ -123,7 +163,12 @@ pub struct RunArgs {
     #[arg(short = 'i', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub interactive: Option<bool>,
     /// Add or override a label (KEY=VALUE)
-    #[arg(short = 'l', long = "label", visible_alias = "labels", value_name = "KEY=VALUE")]
+    #[arg(
+        short = 'l',
+        long = "label",
+        visible_alias = "labels",
+        value_name = "KEY=VALUE"
+    )]
     pub labels: Vec<String>,
     /// Assign a name to the pod
     #[arg(long, value_name = "NAME")]
@@ -194,6 +239,19 @@ pub struct RunArgs {
         allow_hyphen_values = false
     )]
     pub service_and_command: Vec<String>,
+}
+
+impl RunArgs {
+    /// Whether no run option was given (the main form's options next to a subcommand are
+    /// a mistake worth reporting, not ignoring).
+    pub fn is_unset(&self) -> bool {
+        self.pull == "policy"
+            && *self
+                == RunArgs {
+                    pull: self.pull.clone(),
+                    ..RunArgs::default()
+                }
+    }
 }
 
 /// `krun config`: the loaded project as `docker compose config` prints it.

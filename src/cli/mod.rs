@@ -49,7 +49,10 @@ mod tests {
     fn parsing_stops_at_the_service() {
         let r = run(&["krun", "--rm", "web", "--rm", "-e", "X=1"]);
         assert_eq!(r.service, "web");
-        assert_eq!(r.command, Some(vec!["--rm".into(), "-e".into(), "X=1".into()]));
+        assert_eq!(
+            r.command,
+            Some(vec!["--rm".into(), "-e".into(), "X=1".into()])
+        );
         assert!(r.rm);
         assert!(r.env.is_empty());
     }
@@ -60,7 +63,9 @@ mod tests {
         assert_eq!(r.service, "config");
         assert_eq!(r.command, Some(vec!["true".into()]));
         assert!(matches!(
-            parse(["krun", "config", "--services"], PIPES).unwrap().request,
+            parse(["krun", "config", "--services"], PIPES)
+                .unwrap()
+                .request,
             Request::Config(request::ConfigRequest {
                 services_only: true,
                 ..
@@ -69,9 +74,31 @@ mod tests {
     }
 
     #[test]
+    fn globals_may_precede_subcommands() {
+        let inv = parse(["krun", "-f", "a.yaml", "config", "--services"], PIPES).unwrap();
+        assert_eq!(inv.project.files, vec![std::path::PathBuf::from("a.yaml")]);
+        assert!(matches!(inv.request, Request::Config(_)));
+        let inv = parse(["krun", "--project-name", "p", "down", "-v"], PIPES).unwrap();
+        assert!(matches!(
+            inv.request,
+            Request::Down(request::DownRequest { volumes: true, .. })
+        ));
+    }
+
+    #[test]
     fn globals_go_anywhere_before_the_service() {
         let inv = parse(
-            ["krun", "run", "-f", "a.yaml", "--project-name", "p", "-n", "ns", "web"],
+            [
+                "krun",
+                "run",
+                "-f",
+                "a.yaml",
+                "--project-name",
+                "p",
+                "-n",
+                "ns",
+                "web",
+            ],
             PIPES,
         )
         .unwrap();
@@ -83,8 +110,18 @@ mod tests {
     #[test]
     fn flags_take_compose_spellings() {
         let r = run(&[
-            "krun", "--labels", "a=b", "--volumes", "/data", "--no-TTY", "-i=false", "-e", "A",
-            "-e", "B=", "web",
+            "krun",
+            "--labels",
+            "a=b",
+            "--volumes",
+            "/data",
+            "--no-TTY",
+            "-i=false",
+            "-e",
+            "A",
+            "-e",
+            "B=",
+            "web",
         ]);
         assert_eq!(r.labels, vec![("a".into(), "b".into())]);
         assert_eq!(r.volumes, vec!["/data".to_string()]);

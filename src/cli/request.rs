@@ -238,10 +238,24 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
         wait_timeout: parse_duration_flag("--wait-timeout", &g.wait_timeout)?,
         mount_mode: g.mount_mode,
     };
+    if let Some(command) = &cli.command
+        && !cli.run.is_unset()
+    {
+        let name = match command {
+            args::Command::Run(_) => "run",
+            args::Command::Config(_) => "config",
+            args::Command::Ps(_) => "ps",
+            args::Command::Down(_) => "down",
+        };
+        return Err(usage(format!(
+            "run options go after `{name}`, not before it (e.g. `krun run --rm web`); \
+             before a subcommand only compose, Kubernetes and krun options are accepted"
+        )));
+    }
     let request = match cli.command {
         None => Request::Run(Box::new(run_request(cli.run, settings, terminals)?)),
         Some(args::Command::Run(run)) => {
-            Request::Run(Box::new(run_request(run, settings, terminals)?))
+            Request::Run(Box::new(run_request(*run, settings, terminals)?))
         }
         Some(args::Command::Config(c)) => Request::Config(ConfigRequest {
             format: c.format,
@@ -461,7 +475,10 @@ mod tests {
     #[test]
     fn tty_decision_follows_compose() {
         assert_eq!(decide_tty(None, None, None, TERM).unwrap(), (true, true));
-        assert_eq!(decide_tty(None, None, None, PIPE_IN).unwrap(), (false, true));
+        assert_eq!(
+            decide_tty(None, None, None, PIPE_IN).unwrap(),
+            (false, true)
+        );
         assert_eq!(decide_tty(None, None, None, PIPES).unwrap(), (false, true));
         // An explicit -i only looks at stdout (the compose trap #13228).
         assert_eq!(

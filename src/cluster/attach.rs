@@ -18,8 +18,12 @@ const OUT_BUF: usize = 64 * 1024;
 /// How a TTY session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TtyEnd {
-    /// The container closed the stream (it exited).
-    Closed,
+    /// The container closed the stream (it exited); `output` tells whether any byte arrived
+    /// (a command that finished before the attach leaves only its log).
+    Closed {
+        /// Bytes were received.
+        output: bool,
+    },
     /// The user typed the detach keys: the pod keeps running.
     Detached,
 }
@@ -89,13 +93,15 @@ pub async fn tty(
         .map(|(input, writer)| tokio::spawn(pump_keys(input, writer, detach_tx)));
     let mut stdout = tokio::io::stdout();
     let mut buf = vec![0u8; OUT_BUF];
+    let mut received = false;
     let end = loop {
         tokio::select! {
             read = output.read(&mut buf) => match read {
-                Ok(0) | Err(_) => break TtyEnd::Closed,
+                Ok(0) | Err(_) => break TtyEnd::Closed { output: received },
                 Ok(n) => {
+                    received = true;
                     if stdout.write_all(&buf[..n]).await.is_err() {
-                        break TtyEnd::Closed;
+                        break TtyEnd::Closed { output: true };
                     }
                     let _ = stdout.flush().await;
                 }

@@ -120,7 +120,7 @@ pub enum ClusterError {
     },
 
     /// SIGINT/SIGTERM/SIGHUP before the command started.
-    #[error("interrupted before the command started")]
+    #[error("interrupted (SIGINT, SIGTERM or SIGHUP); krun stopped and cleaned up")]
     Interrupted,
 
     /// `--timeout` expired (or the pod's activeDeadlineSeconds).

@@ -23,6 +23,9 @@ use super::stdin;
 use crate::plan::OneOff;
 use crate::progress::Progress;
 
+/// How long `kill` in the container may take before krun falls back to deleting the pod.
+const KILL_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How the session ended.
 #[derive(Debug)]
 pub enum Ending {
@@ -53,7 +56,8 @@ impl Forwarder<'_> {
             }
             return Err(ClusterError::Interrupted);
         }
-        if !self.kill(sig).await {
+        let killed = tokio::time::timeout(KILL_TIMEOUT, self.kill(sig)).await;
+        if !killed.unwrap_or(false) {
             let grace = self.grace.as_secs().min(u32::MAX as u64) as u32;
             let dp = DeleteParams::background().grace_period(grace);
             match self.conn.api::<Pod>().delete(&self.pod, &dp).await {
@@ -152,7 +156,11 @@ pub async fn run(
                 );
                 return Ok(Ending::Detached);
             }
-            Ok(TtyEnd::Closed) => {}
+            Ok(TtyEnd::Closed { output: true }) => {}
+            // Nothing came through the attach: the command ran before it connected.
+            Ok(TtyEnd::Closed { output: false }) => {
+                print_logs(conn, &pod, container, signals, &mut forwarder).await?
+            }
             // The container may have exited before the attach: show its output instead.
             Err(e) if !exited(&created.watch.current(), container) => return Err(e),
             Err(_) => print_logs(conn, &pod, container, signals, &mut forwarder).await?,

@@ -200,6 +200,7 @@ fn finish(model: &mut Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), LoadError
             normalize::resolve_valueless_environment(svc, &lookup);
         }
     }
+    normalize::canonical_resources(model)?;
     normalize::resolve_resource_paths(model, ctx.working_dir, ctx.home);
     Ok(())
 }

@@ -83,6 +83,9 @@ pub struct Loaded {
     pub environment: IndexMap<String, String>,
     /// Enabled profiles, after `run`'s auto-enable.
     pub profiles: Vec<String>,
+    /// Every service the files define, whatever the profiles and the selection: the project's
+    /// services for orphan detection.
+    pub all_services: Vec<String>,
     /// Warnings to print on stderr.
     pub warnings: Vec<String>,
 }
@@ -100,6 +103,10 @@ impl Loaded {
 
 /// Loads the project described by `opts`, as docker compose would for the selected command.
 pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    // compose-go rejects a bad `-p` when the option is set, before looking for any file.
+    if let Some(name) = &opts.project_name {
+        project_name::validate_explicit(name)?;
+    }
     let found = discovery::discover(opts)?;
     let mut warnings = found.warnings;
     let mut env = found.env;
@@ -157,6 +164,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     if let Some(Value::Object(s)) = model.remove("services") {
         active = s;
     }
+    let all_services = active.keys().chain(disabled.keys()).cloned().collect();
     let selected: Option<Vec<String>> = match &opts.selection {
         Selection::All => None,
         Selection::Services(names) => Some(names.clone()),
@@ -196,6 +204,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         model,
         environment: env,
         profiles: enabled,
+        all_services,
         warnings,
     })
 }
@@ -369,6 +378,53 @@ mod tests {
                 let _ = load_text(input, selection);
             }
         }
+    }
+
+    /// Every short syntax at once; the result must also fit the typed model others build on.
+    #[test]
+    fn rich_project_fits_the_typed_model() -> Result<(), LoadError> {
+        let text = r#"
+x-env: &env {TZ: UTC}
+services:
+  web:
+    build: {context: ./app, args: [VERSION=1], shm_size: 1g}
+    image: app:${TAG:-latest}
+    command: python app.py
+    entrypoint: ["/bin/sh", "-c"]
+    environment: {<<: *env, DEBUG: true, EMPTY: }
+    ports: ["8080:80", "127.0.0.1:9000-9001:9000-9001/udp", {target: 443, published: 8443}]
+    volumes: ["./src:/src:ro", "data:/data", {type: tmpfs, target: /tmp, tmpfs: {size: 64m}}]
+    depends_on: {db: {condition: service_healthy}}
+    healthcheck: {test: curl -f localhost, interval: 30s, retries: 3, start_period: 1m}
+    secrets: [token]
+    deploy: {resources: {limits: {cpus: "0.5", memory: 512M}}}
+    stop_grace_period: 1m
+    labels: [com.example=x]
+    extra_hosts: ["host.docker.internal:host-gateway"]
+    ulimits: {nofile: {soft: 1, hard: 2}, nproc: 3}
+    tmpfs: /run
+    cap_add: [NET_ADMIN]
+    init: true
+    mem_limit: 1g
+  db:
+    image: postgres
+    networks: [backend, default]
+    healthcheck: {test: ["CMD", "pg_isready"], disable: false}
+volumes: {data: }
+networks: {backend: {driver: bridge}}
+secrets: {token: {file: ./token.txt}}
+"#;
+        let loaded = load_text(text, Selection::Run("web".into()))?;
+        let project = model::Project::from_canonical(&loaded.model)
+            .map_err(|e| LoadError::invalid(e.to_string()))?;
+        assert_eq!(project.services.len(), 2);
+        assert_eq!(
+            loaded.model["services"]["web"]["ports"]
+                .as_array()
+                .map(Vec::len),
+            Some(4)
+        );
+        Ok(())
     }
 
     #[test]

@@ -186,12 +186,34 @@ fn emit_child(child: &Value, indent: usize, out: &mut String) {
             out.push('\n');
             emit(child, indent + 2, out);
         }
+        Value::String(s) if block_friendly(s) => {
+            // multi-line text as a literal block, as compose prints it
+            out.push_str(if s.ends_with('\n') { " |\n" } else { " |-\n" });
+            let pad = " ".repeat(indent + 2);
+            for line in s.lines() {
+                if !line.is_empty() {
+                    out.push_str(&pad);
+                    out.push_str(line);
+                }
+                out.push('\n');
+            }
+        }
         other => {
             out.push(' ');
             out.push_str(&scalar_text(other));
             out.push('\n');
         }
     }
+}
+
+/// Whether a string can be printed as a literal block: several lines, no other control
+/// characters, no leading space or blank first line, at most one trailing newline.
+fn block_friendly(s: &str) -> bool {
+    s.contains('\n')
+        && !s.starts_with([' ', '\n'])
+        && !s.ends_with("\n\n")
+        && !s.lines().any(|l| l.ends_with(' '))
+        && !s.chars().any(|c| c.is_control() && c != '\n')
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -240,6 +262,7 @@ mod tests {
             model,
             environment: Default::default(),
             profiles: vec![],
+            all_services: vec![],
             warnings: vec![],
         }
     }
@@ -276,6 +299,11 @@ mod tests {
         ] {
             assert_eq!(scalar_string(raw), shown);
         }
+        let block = loaded(json!({"x": "FROM a\nRUN b\n", "z": "one\ntwo"}));
+        assert_eq!(
+            render(&block, ConfigFormat::Yaml),
+            "x: |\n  FROM a\n  RUN b\nz: |-\n  one\n  two\n"
+        );
         let json = render(&l, ConfigFormat::Json);
         assert!(json.contains("\"$$HOME\"") && json.contains("\"entrypoint\": null"));
     }

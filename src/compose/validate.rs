@@ -120,6 +120,7 @@ const SERVICE_KEYS: &[(&str, Kind)] = &[
     ("platform", Str),
     ("ports", List),
     ("post_start", List),
+    ("pre_start", List),
     ("pre_stop", List),
     ("privileged", Bool),
     ("profiles", List),
@@ -248,10 +249,143 @@ fn check_keys(
     Ok(())
 }
 
+/// Allowed keys of the service sub-objects users most often get wrong.
+const SERVICE_OBJECT_KEYS: &[(&str, &[&str])] = &[
+    (
+        "healthcheck",
+        &[
+            "disable",
+            "interval",
+            "retries",
+            "test",
+            "timeout",
+            "start_period",
+            "start_interval",
+        ],
+    ),
+    ("logging", &["driver", "options"]),
+    (
+        "build",
+        &[
+            "context",
+            "dockerfile",
+            "dockerfile_inline",
+            "entitlements",
+            "args",
+            "ssh",
+            "labels",
+            "cache_from",
+            "cache_to",
+            "no_cache",
+            "additional_contexts",
+            "network",
+            "provenance",
+            "sbom",
+            "pull",
+            "target",
+            "shm_size",
+            "extra_hosts",
+            "isolation",
+            "privileged",
+            "secrets",
+            "tags",
+            "ulimits",
+            "platforms",
+        ],
+    ),
+    (
+        "deploy",
+        &[
+            "mode",
+            "endpoint_mode",
+            "replicas",
+            "labels",
+            "rollback_config",
+            "update_config",
+            "resources",
+            "restart_policy",
+            "placement",
+        ],
+    ),
+];
+
+const CONDITIONS: [&str; 3] = [
+    "service_started",
+    "service_healthy",
+    "service_completed_successfully",
+];
+
+/// The schema's `^[a-zA-Z0-9._-]+$` for service and resource names.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Rejects keys of `map` (at `path`) outside `allowed`; `x-*` keys are always allowed.
+fn check_names(map: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), LoadError> {
+    match map
+        .keys()
+        .find(|k| !k.starts_with("x-") && !allowed.contains(&k.as_str()))
+    {
+        Some(key) => Err(schema_error(format!(
+            "{path} additional properties '{key}' not allowed"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn check_service_schema(name: &str, svc: &Map<String, Value>) -> Result<(), LoadError> {
+    let path = format!("services.{name}");
+    check_keys(svc, &path, SERVICE_KEYS)?;
+    for (key, allowed) in SERVICE_OBJECT_KEYS {
+        if let Some(Value::Object(obj)) = svc.get(*key) {
+            check_names(obj, &format!("{path}.{key}"), allowed)?;
+        }
+    }
+    for (dep, cfg) in svc
+        .get("depends_on")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let at = format!("{path}.depends_on.{dep}");
+        let cfg = match cfg {
+            Value::Object(cfg) => cfg,
+            Value::Null => continue,
+            _ => return Err(schema_error(format!("{at} must be a mapping"))),
+        };
+        check_names(cfg, &at, &["condition", "restart", "required"])?;
+        if let Some(condition) = cfg.get("condition")
+            && !condition.as_str().is_some_and(|c| CONDITIONS.contains(&c))
+        {
+            let expected: Vec<String> = CONDITIONS.iter().map(|c| format!("{c:?}")).collect();
+            return Err(schema_error(format!(
+                "{at}.condition must be one of the following: {}",
+                expected.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The schema checks compose runs after each file is merged (`validating <file>: …` is added
 /// by the caller). Services that are not mappings are reported by the extends pass instead.
 pub fn schema(model: &Map<String, Value>) -> Result<(), LoadError> {
     check_keys(model, "", TOP_KEYS)?;
+    for kind in ["services", "networks", "volumes", "secrets", "configs"] {
+        let names = model
+            .get(kind)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.keys());
+        if let Some(bad) = names.into_iter().find(|n| !valid_name(n)) {
+            return Err(schema_error(format!(
+                "{kind} additional properties '{bad}' not allowed"
+            )));
+        }
+    }
     for (name, svc) in model
         .get("services")
         .and_then(Value::as_object)
@@ -259,7 +393,7 @@ pub fn schema(model: &Map<String, Value>) -> Result<(), LoadError> {
         .flatten()
     {
         if let Value::Object(svc) = svc {
-            check_keys(svc, &format!("services.{name}"), SERVICE_KEYS)?;
+            check_service_schema(name, svc)?;
         }
     }
     for (kind, allowed) in RESOURCE_KEYS {
@@ -276,14 +410,7 @@ pub fn schema(model: &Map<String, Value>) -> Result<(), LoadError> {
                 }
                 return Err(schema_error(format!("{path} must be a mapping")));
             };
-            if let Some(key) = res
-                .keys()
-                .find(|k| !k.starts_with("x-") && !allowed.contains(&k.as_str()))
-            {
-                return Err(schema_error(format!(
-                    "{path} additional properties '{key}' not allowed"
-                )));
-            }
+            check_names(res, &path, allowed)?;
             if res.get("external").is_some_and(|e| e == &Value::Bool(true)) {
                 for conflicting in [
                     "driver",
@@ -430,6 +557,21 @@ fn check_service(
             }
         }
     }
+    let scale = s.get("scale").and_then(Value::as_i64);
+    let replicas = s.pointer("/deploy/replicas").and_then(Value::as_i64);
+    if let (Some(scale), Some(replicas)) = (scale, replicas)
+        && scale != replicas
+    {
+        return Err(LoadError::invalid(format!(
+            "services.{name}: can't set distinct values on 'scale' and 'deploy.replicas': invalid compose project"
+        )));
+    }
+    if scale.or(replicas).unwrap_or(1) > 1 && s.get("container_name").is_some_and(|c| !c.is_null())
+    {
+        return Err(LoadError::invalid(format!(
+            "services.{name}: can't set container_name and {name} as container name must be unique: invalid compose project"
+        )));
+    }
     mount_conflicts(name, s, &volumes)?;
     Ok(())
 }
@@ -558,6 +700,32 @@ mod tests {
             json!({"x-a": 1, "services": {"s": {"x-b": 2, "image": "i"}}}),
         ))
         .expect("extensions allowed");
+        let e = schema(&obj(
+            json!({"services": {"s": {"healthcheck": {"tset": []}}}}),
+        ))
+        .expect_err("nested");
+        assert_eq!(
+            e.message,
+            "services.s.healthcheck additional properties 'tset' not allowed"
+        );
+        let e = schema(&obj(
+            json!({"services": {"s": {"depends_on": {"db": {"condition": "up"}}}}}),
+        ))
+        .expect_err("enum");
+        assert!(e.message.starts_with(
+            "services.s.depends_on.db.condition must be one of the following: \"service_started\""
+        ));
+    }
+
+    #[test]
+    fn names_follow_the_schema_pattern() {
+        let e =
+            schema(&obj(json!({"services": {"my service": {"image": "i"}}}))).expect_err("name");
+        assert_eq!(
+            e.message,
+            "services additional properties 'my service' not allowed"
+        );
+        schema(&obj(json!({"services": {"x-foo.bar_1": {"image": "i"}}}))).expect("valid name");
     }
 
     #[test]
@@ -585,6 +753,26 @@ mod tests {
                 "services.web.volumes[0]: target /data already mounted as services.web.tmpfs[0]"
                     .into()
             )
+        );
+    }
+
+    #[test]
+    fn scale_rules() {
+        let check = |v: Value| consistency(&obj(v), &Map::new()).map_err(|e| e.message);
+        let e = check(
+            json!({"services": {"a": {"image": "i", "scale": 2, "deploy": {"replicas": 3}}}}),
+        );
+        assert!(e.is_err_and(|m| {
+            m.contains("can't set distinct values on 'scale' and 'deploy.replicas'")
+        }));
+        let e =
+            check(json!({"services": {"a": {"image": "i", "scale": 2, "container_name": "c"}}}));
+        assert!(e.is_err_and(|m| {
+            m.contains("can't set container_name and a as container name must be unique")
+        }));
+        assert!(
+            check(json!({"services": {"a": {"image": "i", "scale": 1, "container_name": "c"}}}))
+                .is_ok()
         );
     }
 

@@ -315,12 +315,23 @@ fn parse_int(t: &str) -> Option<Number> {
         i64::from_str_radix(oct, 8).ok()
     } else if let Some(hex) = digits.strip_prefix("0x") {
         i64::from_str_radix(hex, 16).ok()
+    } else if digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        // go-yaml resolves ints with Go's ParseInt(s, 0, 64): a leading 0 means octal, which
+        // is how compose files write file modes (`mode: 0440`).
+        i64::from_str_radix(digits, 8).ok()
     } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse::<i64>().ok()
     } else {
         None
     }?;
-    Some(Number::from(if neg { -parsed } else { parsed }))
+    Some(Number::from(if neg {
+        parsed.checked_neg()?
+    } else {
+        parsed
+    }))
 }
 
 fn is_float(t: &str) -> bool {
@@ -357,6 +368,21 @@ mod tests {
             d.value,
             json!({"a":"yes","b":"true","c":true,"d":12,"e":1.5,"f":null,"g":"8000:8000","h":31})
         );
+    }
+
+    #[test]
+    fn leading_zero_ints_are_octal_as_in_go_yaml() {
+        let d = one("a: 0400\nb: 0o17\nc: 0\nd: 089\ne: 10\n");
+        // `089` is no octal: go-yaml falls back to the float 89.
+        assert_eq!(d.value, json!({"a":256,"b":15,"c":0,"d":89,"e":10}));
+    }
+
+    #[test]
+    fn odd_numbers_stay_safe() {
+        let d = one("a: -0x-8000000000000000\nb: 99999999999999999999\nc: 1e400\n");
+        assert_eq!(d.value["a"], json!("-0x-8000000000000000"));
+        assert!(d.value["b"].is_number());
+        assert_eq!(d.value["c"], json!("1e400"));
     }
 
     #[test]

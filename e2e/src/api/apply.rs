@@ -117,14 +117,26 @@ pub fn apply(
             managed::remove_path(&mut object, path);
         }
     }
-    entries.retain(|e| !is_mine(e));
-    entries.push(Entry {
+    let before = managed::entries(live);
+    let position = entries.iter().position(is_mine);
+    let mine = Entry {
         manager: req.manager.to_owned(),
         operation: "Apply".into(),
         api_version: req.api_version.to_owned(),
         subresource: req.subresource.to_owned(),
         fields,
-    });
+    };
+    match position {
+        Some(i) => entries[i] = mine,
+        None => entries.push(mine),
+    }
+    // An apply that changes neither the object nor who owns what is a no-op: the API server
+    // keeps the object as it was (same resourceVersion, same managedFields times).
+    if entries == before
+        && managed::without_managed_fields(&object) == managed::without_managed_fields(live)
+    {
+        return Ok(live.clone());
+    }
     managed::store_entries(&mut object, &entries, (req.manager, "Apply"));
     Ok(object)
 }

@@ -1,5 +1,5 @@
 //! Defaulting: the fields the API server (and its default admission plugins) fill in on
-//! create, so objects read back as on a real cluster (`kubectl get -o yaml` shows the same
+//! create and update, so objects read back as on a real cluster (`kubectl get -o yaml` shows the same
 //! shape, and krun's readers meet the same optional fields set).
 
 use base64::Engine;
@@ -18,17 +18,78 @@ pub fn namespace(name: &str) -> Value {
     })
 }
 
-/// Fills defaults into a new object of `resource` (in place), and resets the parts of its
-/// status a client may not set on create.
+/// Fills defaults into a new object of `resource` (in place): the type defaults, what
+/// admission adds on create (service account, tolerations, storage class, allocated IPs, the
+/// Job selector), and the status a new object starts with.
 pub fn on_create(resource: &str, object: &mut Value, store: &Store) {
+    declared(resource, object);
     match resource {
         "pods" => {
             if let Some(spec) = object.get_mut("spec") {
-                pod_spec(spec);
                 admission(spec);
             }
             let qos = qos_class(&object["spec"]);
             object["status"] = json!({"phase": "Pending", "qosClass": qos});
+        }
+        "deployments" | "jobs" => {
+            if resource == "jobs" {
+                job_selector(object);
+            }
+            object["status"] = json!({});
+        }
+        "replicasets" => object["status"] = json!({"replicas": 0}),
+        "services" => {
+            let ip = match str_at(object, "/spec/clusterIP") {
+                "" => allocate_ip(store),
+                ip => ip.to_owned(),
+            };
+            let spec = object_at(object, &["spec"]);
+            spec.insert("clusterIP".into(), json!(ip));
+            spec.insert("clusterIPs".into(), json!([ip]));
+            object["status"] = json!({"loadBalancer": {}});
+        }
+        "persistentvolumeclaims" => {
+            set_default(
+                object_at(object, &["spec"]),
+                "storageClassName",
+                json!("standard"),
+            );
+            object["status"] = json!({"phase": "Pending"});
+        }
+        "namespaces" => {
+            let name = str_at(object, "/metadata/name").to_owned();
+            let labels = object_at(object, &["metadata", "labels"]);
+            labels.insert("kubernetes.io/metadata.name".into(), json!(name));
+            object_at(object, &["spec"]).insert("finalizers".into(), json!(["kubernetes"]));
+            object["status"] = json!({"phase": "Active"});
+        }
+        _ => {}
+    }
+}
+
+/// Fills the type defaults into a replacement of `old` (every write is defaulted, as the API
+/// server decodes every body through its defaulting), keeping what the server allocated.
+pub fn on_update(resource: &str, old: &Value, new: &mut Value) {
+    declared(resource, new);
+    if resource == "services" {
+        let spec = object_at(new, &["spec"]);
+        for allocated in ["clusterIP", "clusterIPs"] {
+            if spec.get(allocated).is_none_or(|v| v.is_null() || v == "")
+                && let Some(value) = old["spec"].get(allocated)
+            {
+                spec.insert(allocated.into(), value.clone());
+            }
+        }
+    }
+}
+
+/// The defaults of the API types themselves (`SetDefaults_*`), for creates and updates alike.
+fn declared(resource: &str, object: &mut Value) {
+    match resource {
+        "pods" => {
+            if let Some(spec) = object.get_mut("spec") {
+                pod_spec(spec);
+            }
         }
         "deployments" => {
             let spec = object_at(object, &["spec"]);
@@ -41,35 +102,42 @@ pub fn on_create(resource: &str, object: &mut Value, store: &Store) {
                 json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
             );
             template(object);
-            object["status"] = json!({});
         }
         "replicasets" => {
             set_default(object_at(object, &["spec"]), "replicas", json!(1));
             template(object);
-            object["status"] = json!({"replicas": 0});
         }
-        "jobs" => job(object),
-        "services" => service(object, store),
-        "persistentvolumeclaims" => {
+        "jobs" => {
+            job_spec(object_at(object, &["spec"]));
+            template(object);
+        }
+        "services" => {
             let spec = object_at(object, &["spec"]);
-            set_default(spec, "volumeMode", json!("Filesystem"));
-            set_default(spec, "storageClassName", json!("standard"));
-            object["status"] = json!({"phase": "Pending"});
+            set_default(spec, "type", json!("ClusterIP"));
+            set_default(spec, "sessionAffinity", json!("None"));
+            set_default(spec, "internalTrafficPolicy", json!("Cluster"));
+            set_default(spec, "ipFamilies", json!(["IPv4"]));
+            set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
+            for port in objects(spec.get_mut("ports")) {
+                set_default(port, "protocol", json!("TCP"));
+                let number = port.get("port").cloned().unwrap_or(Value::Null);
+                set_default(port, "targetPort", number);
+            }
+        }
+        "persistentvolumeclaims" => {
+            set_default(
+                object_at(object, &["spec"]),
+                "volumeMode",
+                json!("Filesystem"),
+            );
         }
         "secrets" => secret(object),
-        "namespaces" => {
-            let name = str_at(object, "/metadata/name").to_owned();
-            let labels = object_at(object, &["metadata", "labels"]);
-            labels.insert("kubernetes.io/metadata.name".into(), json!(name));
-            object_at(object, &["spec"]).insert("finalizers".into(), json!(["kubernetes"]));
-            object["status"] = json!({"phase": "Active"});
-        }
         _ => {}
     }
 }
 
 /// Secrets: `type: Opaque` and `stringData` folded into base64 `data` (on create and update).
-pub fn secret(object: &mut Value) {
+fn secret(object: &mut Value) {
     let Some(map) = object.as_object_mut() else {
         return;
     };
@@ -105,6 +173,14 @@ fn object_at<'a>(value: &'a mut Value, path: &[&str]) -> &'a mut Map<String, Val
         *current = json!({});
     }
     current.as_object_mut().expect("just made an object")
+}
+
+/// The object elements of a list field (nothing when absent or not a list).
+fn objects(list: Option<&mut Value>) -> impl Iterator<Item = &mut Map<String, Value>> {
+    list.and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
 }
 
 fn set_default(map: &mut Map<String, Value>, key: &str, value: Value) {
@@ -185,15 +261,8 @@ fn container(container: &mut Value) {
     set_default(map, "resources", json!({}));
     let image = map.get("image").and_then(Value::as_str).unwrap_or("");
     set_default(map, "imagePullPolicy", json!(pull_policy(image)));
-    for port in map
-        .get_mut("ports")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(p) = port.as_object_mut() {
-            set_default(p, "protocol", json!("TCP"));
-        }
+    for port in objects(map.get_mut("ports")) {
+        set_default(port, "protocol", json!("TCP"));
     }
     for probe in ["readinessProbe", "livenessProbe", "startupProbe"] {
         if let Some(Value::Object(p)) = map.get_mut(probe) {
@@ -249,11 +318,8 @@ fn qos_class(spec: &Value) -> &'static str {
     }
 }
 
-/// Jobs: counts, backoff, the generated selector and the labels the Job controller matches.
-fn job(object: &mut Value) {
-    let uid = str_at(object, "/metadata/uid").to_owned();
-    let name = str_at(object, "/metadata/name").to_owned();
-    let spec = object_at(object, &["spec"]);
+/// Jobs: counts, backoff, modes.
+fn job_spec(spec: &mut Map<String, Value>) {
     let unset = |m: &Map<String, Value>, k: &str| m.get(k).is_none_or(Value::is_null);
     if unset(spec, "parallelism") && unset(spec, "completions") {
         spec.insert("parallelism".into(), json!(1));
@@ -264,53 +330,26 @@ fn job(object: &mut Value) {
     set_default(spec, "completionMode", json!("NonIndexed"));
     set_default(spec, "suspend", json!(false));
     set_default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
-    let manual = spec.get("manualSelector").and_then(Value::as_bool) == Some(true);
-    if !manual {
-        spec.insert(
-            "selector".into(),
-            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
-        );
-        let labels = object_at(object, &["spec", "template", "metadata", "labels"]);
-        for (k, v) in [
-            ("batch.kubernetes.io/controller-uid", &uid),
-            ("batch.kubernetes.io/job-name", &name),
-            ("controller-uid", &uid),
-            ("job-name", &name),
-        ] {
-            labels.insert(k.into(), json!(v));
-        }
-    }
-    template(object);
-    object["status"] = json!({});
 }
 
-/// Services: type, ports, IP families and an allocated cluster IP (unless headless).
-fn service(object: &mut Value, store: &Store) {
-    let spec = object_at(object, &["spec"]);
-    set_default(spec, "type", json!("ClusterIP"));
-    set_default(spec, "sessionAffinity", json!("None"));
-    set_default(spec, "internalTrafficPolicy", json!("Cluster"));
-    set_default(spec, "ipFamilies", json!(["IPv4"]));
-    set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
-    for port in spec
-        .get_mut("ports")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(p) = port.as_object_mut() {
-            set_default(p, "protocol", json!("TCP"));
-            let number = p.get("port").cloned().unwrap_or(Value::Null);
-            set_default(p, "targetPort", number);
-        }
+/// A new Job's generated selector on its uid, and the labels the Job controller matches.
+fn job_selector(object: &mut Value) {
+    if object["spec"]["manualSelector"].as_bool() == Some(true) {
+        return;
     }
-    let ip = match spec.get("clusterIP").and_then(Value::as_str) {
-        Some(ip) if !ip.is_empty() => ip.to_owned(),
-        _ => allocate_ip(store),
-    };
-    spec.insert("clusterIP".into(), json!(ip));
-    spec.insert("clusterIPs".into(), json!([ip]));
-    object["status"] = json!({"loadBalancer": {}});
+    let uid = str_at(object, "/metadata/uid").to_owned();
+    let name = str_at(object, "/metadata/name").to_owned();
+    object["spec"]["selector"] =
+        json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    let labels = object_at(object, &["spec", "template", "metadata", "labels"]);
+    for (k, v) in [
+        ("batch.kubernetes.io/controller-uid", &uid),
+        ("batch.kubernetes.io/job-name", &name),
+        ("controller-uid", &uid),
+        ("job-name", &name),
+    ] {
+        labels.insert(k.into(), json!(v));
+    }
 }
 
 /// A free address in 10.96.0.0/16 (the `kubernetes` Service holds 10.96.0.1).

@@ -14,16 +14,21 @@ use crate::store::timestamp;
 /// A set of owned field paths.
 pub type FieldSet = BTreeSet<Vec<String>>;
 
-/// The list-map keys of associative lists (as in the Kubernetes types' `listMapKey`s).
-fn list_keys(field: &str, element: &Value) -> Option<&'static [&'static str]> {
+/// The keys of associative lists (the Kubernetes types' `listMapKey`s; the first is also the
+/// strategic merge patch's `patchMergeKey`), by field name and, for `ports`, element shape.
+pub fn list_keys(field: &str, element: &Value) -> Option<&'static [&'static str]> {
     Some(match field {
         "containers"
         | "initContainers"
         | "ephemeralContainers"
         | "env"
         | "volumes"
-        | "imagePullSecrets" => &["name"],
+        | "imagePullSecrets"
+        | "resourceClaims" => &["name"],
         "volumeMounts" => &["mountPath"],
+        "volumeDevices" => &["devicePath"],
+        "hostAliases" => &["ip"],
+        "topologySpreadConstraints" => &["topologyKey", "whenUnsatisfiable"],
         "conditions" => &["type"],
         "ownerReferences" => &["uid"],
         "ports" if element.get("containerPort").is_some() => &["containerPort", "protocol"],
@@ -264,6 +269,15 @@ pub fn entries(object: &Value) -> Vec<Entry> {
         .collect()
 }
 
+/// A copy of `object` without `metadata.managedFields` (to compare what an operation changed).
+pub fn without_managed_fields(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    copy
+}
+
 /// Writes `entries` into the object's metadata (dropping empty ones), with a fresh time for
 /// the entry of `touched` (manager, operation).
 pub fn store_entries(object: &mut Value, entries: &[Entry], touched: (&str, &str)) {
@@ -333,6 +347,15 @@ pub fn record_update(
                 .fields
                 .retain(|p| new_fields.contains(p) && !changed.contains(p));
         }
+    }
+    if changed.is_empty()
+        && old.is_some_and(|o| without_managed_fields(o) == without_managed_fields(new))
+    {
+        // Nothing changed: ownership and times stay as they were.
+        if let Some(m) = old.and_then(|o| o.pointer("/metadata/managedFields")) {
+            crate::store::metadata_mut(new).insert("managedFields".into(), m.clone());
+        }
+        return;
     }
     if !changed.is_empty() {
         match list.iter_mut().find(|e| {

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod apply;
 pub mod defaults;
 pub mod discovery;
+pub mod fields;
 pub mod managed;
 pub mod patch;
 pub mod protobuf;
@@ -67,7 +68,9 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let raw_query = req.uri().query().unwrap_or("").to_owned();
     let content_type = header(&req, hyper::header::CONTENT_TYPE);
+    let authorization = header(&req, hyper::header::AUTHORIZATION);
     let route = parse_path(&path);
+    let query = Query::parse(&raw_query);
 
     if let Ok(Some(target)) = &route
         && target.resource.plural == "pods"
@@ -78,7 +81,8 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
         let seq = sim
             .requests
             .push(method.as_str(), &path, &raw_query, &content_type, b"");
-        let response = match fault(&sim, &method, &path).await {
+        let refusal = refuse(&sim, &method, &path, target, &query, &authorization).await;
+        let response = match refusal {
             Some(e) => e.into_response(),
             None => crate::streams::serve(sim.clone(), sub, ns.clone(), name.clone(), req).await,
         };
@@ -95,12 +99,16 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
     let seq = sim
         .requests
         .push(method.as_str(), &path, &raw_query, &content_type, &body);
-    let response = match fault(&sim, &method, &path).await {
+    let refusal = match &route {
+        Ok(Some(target)) => refuse(&sim, &method, &path, target, &query, &authorization).await,
+        _ => unauthenticated(&sim, &authorization).or(fault(&sim, &method, &path).await),
+    };
+    let response = match refusal {
         Some(e) => e.into_response(),
         None => {
             let request = ApiRequest {
                 method,
-                query: Query::parse(&raw_query),
+                query,
                 content_type,
                 accept,
                 user_agent,
@@ -157,6 +165,78 @@ async fn read_body(req: Request<Incoming>) -> Result<(http::request::Parts, Byte
             "cannot read request body: {e}"
         ))),
     }
+}
+
+/// Why a request to a resource is refused before it is served, if it is: no valid token
+/// (401), an injected HTTP fault, or an injected RBAC denial (403).
+async fn refuse(
+    sim: &Sim,
+    method: &Method,
+    path: &str,
+    target: &Target,
+    query: &Query,
+    authorization: &str,
+) -> Option<ApiError> {
+    if let Some(e) = unauthenticated(sim, authorization) {
+        return Some(e);
+    }
+    if let Some(e) = fault(sim, method, path).await {
+        return Some(e);
+    }
+    let verb = verb(method, target, query);
+    let resource = match &target.subresource {
+        Some(sub) => format!("{}/{sub}", target.resource.plural),
+        None => target.resource.plural.to_owned(),
+    };
+    let namespace = target.namespace.as_deref().unwrap_or("");
+    if !sim.faults.forbidden(verb, &resource, namespace) {
+        return None;
+    }
+    let subject = match &target.name {
+        Some(name) => format!("{} {name:?}", status::qualified(target.resource.group, target.resource.plural)),
+        None => status::qualified(target.resource.group, target.resource.plural),
+    };
+    let scope = if namespace.is_empty() {
+        "at the cluster scope".to_owned()
+    } else {
+        format!("in the namespace {namespace:?}")
+    };
+    let message = format!(
+        "{subject} is forbidden: User \"{}\" cannot {verb} resource {resource:?} in API group {:?} {scope}",
+        crate::kubeconfig::CONTEXT,
+        target.resource.group,
+    );
+    let mut details = serde_json::json!({"kind": target.resource.plural});
+    if let Some(name) = &target.name {
+        details["name"] = serde_json::json!(name);
+    }
+    if !target.resource.group.is_empty() {
+        details["group"] = serde_json::json!(target.resource.group);
+    }
+    Some(ApiError::new(403, "Forbidden", message).with_details(details))
+}
+
+/// The RBAC verb of a request.
+pub fn verb(method: &Method, target: &Target, query: &Query) -> &'static str {
+    let item = target.name.is_some();
+    match *method {
+        Method::GET | Method::HEAD if query.flag("watch").unwrap_or(false) => "watch",
+        Method::GET | Method::HEAD if item => "get",
+        Method::GET | Method::HEAD => "list",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE if item => "delete",
+        Method::DELETE => "deletecollection",
+        _ => "unknown",
+    }
+}
+
+/// 401 when the simulator requires a bearer token and the request lacks it.
+fn unauthenticated(sim: &Sim, authorization: &str) -> Option<ApiError> {
+    let token = sim.auth_token.as_deref()?;
+    let given = authorization.strip_prefix("Bearer ").unwrap_or("");
+    (given != token).then(|| ApiError::new(401, "Unauthorized", "Unauthorized"))
 }
 
 /// Applies a matching HTTP fault: waits its delay, then returns its error if it has one.

@@ -34,38 +34,10 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-/// The merge key of a list field, by field name and (for `ports`) by element shape: the keys
-/// `patchMergeKey` declares in the Kubernetes types kubectl patches.
+/// The merge key of a list field (`patchMergeKey`), judged on a sample element.
 fn merge_key(field: &str, sample: Option<&Value>) -> Option<&'static str> {
-    Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets"
-        | "hostAliases"
-        | "resourceClaims" => {
-            if field == "hostAliases" {
-                "ip"
-            } else {
-                "name"
-            }
-        }
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "conditions" => "type",
-        "ownerReferences" => "uid",
-        "topologySpreadConstraints" => "topologyKey",
-        "ports" => {
-            if sample.is_some_and(|s| s.get("containerPort").is_some()) {
-                "containerPort"
-            } else {
-                "port"
-            }
-        }
-        _ => return None,
-    })
+    let sample = sample.cloned().unwrap_or(Value::Null);
+    super::managed::list_keys(field, &sample).map(|keys| keys[0])
 }
 
 /// Lists of scalars that merge as sets rather than being replaced.

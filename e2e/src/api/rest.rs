@@ -11,7 +11,7 @@ use super::patch::{self, PatchError};
 use super::selector::Selectors;
 use super::status::{ApiError, json_response};
 use super::watch::{self, WatchParams};
-use super::{ApiRequest, Target, defaults, managed, protobuf, table, validation};
+use super::{ApiRequest, Target, defaults, fields, managed, protobuf, table, validation};
 use crate::controllers::gc::{self, Propagation};
 use crate::sim::{Body, Sim};
 use crate::store::{metadata_mut, str_at};
@@ -28,6 +28,7 @@ pub async fn handle(
             if request.query.flag("watch")? {
                 watch(sim, target, &request)
             } else {
+                wait_for_version(sim, &request).await?;
                 list(sim, target, &request)
             }
         }
@@ -83,6 +84,17 @@ fn respond(code: u16, target: &Target, request: &ApiRequest, object: Value) -> R
         );
     }
     json_response(code, &object)
+}
+
+/// Adds the API server's `Warning: 299 - "…"` headers.
+fn with_warnings(mut response: Response<Body>, warnings: &[String]) -> Response<Body> {
+    for warning in warnings {
+        let text = format!("299 - {warning:?}");
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&text) {
+            response.headers_mut().append(hyper::header::WARNING, value);
+        }
+    }
+    response
 }
 
 fn selectors(target: &Target, request: &ApiRequest) -> Result<Selectors, ApiError> {
@@ -148,6 +160,35 @@ fn list(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<Bod
             "items": items,
         }),
     ))
+}
+
+/// A list at a resourceVersion the store has not reached waits for it (3 s, as the watch
+/// cache does), then fails with the API server's 504.
+async fn wait_for_version(sim: &Sim, request: &ApiRequest) -> Result<(), ApiError> {
+    let Some(wanted) = request
+        .query
+        .get("resourceVersion")
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(());
+    };
+    let wanted: u64 = wanted
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {wanted:?}")))?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while sim.store.resource_version() < wanted {
+        if tokio::time::Instant::now() >= deadline {
+            let current = sim.store.resource_version();
+            let message =
+                format!("Timeout: Too large resource version: {wanted}, current: {current}");
+            return Err(ApiError::new(504, "Timeout", message).with_details(json!({
+                "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                "retryAfterSeconds": 1,
+            })));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
 }
 
 fn watch(
@@ -357,6 +398,11 @@ fn create(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<B
         return Ok(json_response(201, &object));
     }
     check_type(target, &mut object)?;
+    let warnings = fields::check(
+        target.resource,
+        &object,
+        request.query.get("fieldValidation"),
+    )?;
     let mut target = target.clone();
     if !target.resource.namespaced {
         target.namespace = None;
@@ -366,13 +412,16 @@ fn create(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<B
     let manager = manager(request)?;
     prepare_create(sim, &target, &mut object, Some(&manager))?;
     if dry_run(request)? {
-        return Ok(json_response(201, &object));
+        return Ok(with_warnings(json_response(201, &object), &warnings));
     }
     let created = sim
         .store
         .create(target.resource.plural, object)
         .map_err(store_error(&target))?;
-    Ok(respond(201, &target, request, created))
+    Ok(with_warnings(
+        respond(201, &target, request, created),
+        &warnings,
+    ))
 }
 
 /// Resources whose `status` is a subresource: the main resource ignores status changes and
@@ -413,9 +462,7 @@ fn finish_change(
     manager: &str,
 ) -> Result<(), ApiError> {
     scope_change(target, old, new);
-    if target.resource.plural == "secrets" {
-        defaults::secret(new);
-    }
+    defaults::on_update(target.resource.plural, old, new);
     if target.resource.plural == "namespaces" && target.subresource.as_deref() != Some("finalize") {
         new["spec"] = old["spec"].clone();
     }
@@ -439,6 +486,11 @@ fn update(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<B
             name(target)
         )));
     }
+    let warnings = fields::check(
+        target.resource,
+        &object,
+        request.query.get("fieldValidation"),
+    )?;
     let manager = manager(request)?;
     let dry = dry_run(request)?;
     let expected = str_at(&object, "/metadata/resourceVersion").to_owned();
@@ -454,7 +506,10 @@ fn update(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<B
         finish_change(target, current, &mut new, &manager)?;
         Ok(new)
     })?;
-    Ok(respond(200, target, request, object))
+    Ok(with_warnings(
+        respond(200, target, request, object),
+        &warnings,
+    ))
 }
 
 /// How a write's closure ends early: an error, or a dry run carrying the would-be object.
@@ -580,6 +635,11 @@ fn apply_patch(
     let dry = dry_run(request)?;
     let mut applied = apply::decode(&request.body)?;
     check_type(target, &mut applied)?;
+    let warnings = fields::check(
+        target.resource,
+        &applied,
+        request.query.get("fieldValidation"),
+    )?;
     let applied_name = str_at(&applied, "/metadata/name").to_owned();
     if applied_name != name(target) {
         return Err(ApiError::bad_request(format!(
@@ -607,9 +667,7 @@ fn apply_patch(
         if let Some(m) = managed_fields {
             metadata_mut(&mut new).insert("managedFields".into(), m);
         }
-        if target.resource.plural == "secrets" {
-            defaults::secret(&mut new);
-        }
+        defaults::on_update(target.resource.plural, current, &mut new);
         invalid(
             target,
             &new,
@@ -618,7 +676,10 @@ fn apply_patch(
         Ok(new)
     });
     match result {
-        Ok(object) => Ok(respond(200, target, request, object)),
+        Ok(object) => Ok(with_warnings(
+            respond(200, target, request, object),
+            &warnings,
+        )),
         Err(e) if e.code == 404 && target.subresource.is_none() => {
             // Create on apply.
             check_namespace(sim, target)?;
@@ -629,13 +690,19 @@ fn apply_patch(
                 metadata_mut(&mut object).insert("managedFields".into(), m);
             }
             if dry {
-                return Ok(respond(201, target, request, object));
+                return Ok(with_warnings(
+                    respond(201, target, request, object),
+                    &warnings,
+                ));
             }
             let created = sim
                 .store
                 .create(target.resource.plural, object)
                 .map_err(store_error(target))?;
-            Ok(respond(201, target, request, created))
+            Ok(with_warnings(
+                respond(201, target, request, created),
+                &warnings,
+            ))
         }
         Err(e) => Err(e),
     }

@@ -91,7 +91,7 @@ pub fn serve(
                 sim.store.watch_from(rv)
             };
             match gone {
-                Ok((past, rx)) => Start::Resume(past, rx),
+                Ok((past, rx)) => Start::Resume(rv, past, rx),
                 Err(e) => Start::Gone(e.to_string()),
             }
         }
@@ -141,8 +141,8 @@ pub fn serve(
                     }
                     (feed, rv)
                 }
-                Start::Resume(past, feed) => {
-                    let mut last = 0;
+                Start::Resume(from, past, feed) => {
+                    let mut last = from;
                     for event in past {
                         last = event.resource_version;
                         if forward(&mut tx, &event, &wanted, &matches, table, resource.plural)
@@ -219,6 +219,7 @@ enum Start {
         tokio::sync::broadcast::Receiver<WatchEvent>,
     ),
     Resume(
+        u64,
         Vec<WatchEvent>,
         tokio::sync::broadcast::Receiver<WatchEvent>,
     ),

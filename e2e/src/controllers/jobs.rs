@@ -188,22 +188,14 @@ fn job_pass(sim: &Sim, job: &Value) {
     };
     let done = completions.map_or(succeeded > 0 && active.is_empty(), |c| succeeded >= c);
     if let Some((reason, message)) = failure {
-        for pod in &active {
-            let _ = gc::delete(
-                &sim.store,
-                "pods",
-                ns,
-                str_at(pod, "/metadata/name"),
-                Propagation::Background,
-                None,
-            );
-        }
-        let _ = sim.store.modify("jobs", ns, name, |j| {
-            set_condition(j, json!({"type": "FailureTarget", "status": "True", "reason": reason, "message": message, "lastProbeTime": now, "lastTransitionTime": now}));
-            set_condition(j, json!({"type": "Failed", "status": "True", "reason": reason, "message": message, "lastProbeTime": now, "lastTransitionTime": now}));
-            j["status"]["active"] = json!(0);
-            remove_zero(j, "active");
-        });
+        conclude(
+            sim,
+            &job,
+            &active,
+            ["FailureTarget", "Failed"],
+            reason,
+            message,
+        );
         sim.event(
             &job,
             None,
@@ -215,23 +207,15 @@ fn job_pass(sim: &Sim, job: &Value) {
         return;
     }
     if done {
-        for pod in &active {
-            let _ = gc::delete(
-                &sim.store,
-                "pods",
-                ns,
-                str_at(pod, "/metadata/name"),
-                Propagation::Background,
-                None,
-            );
-        }
-        let _ = sim.store.modify("jobs", ns, name, |j| {
-            set_condition(j, json!({"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now}));
-            set_condition(j, json!({"type": "Complete", "status": "True", "reason": "CompletionsReached", "message": "Reached expected number of succeeded pods", "lastProbeTime": now, "lastTransitionTime": now}));
-            j["status"]["completionTime"] = json!(now);
-            j["status"]["active"] = json!(0);
-            remove_zero(j, "active");
-        });
+        let message = "Reached expected number of succeeded pods";
+        conclude(
+            sim,
+            &job,
+            &active,
+            ["SuccessCriteriaMet", "Complete"],
+            "CompletionsReached",
+            message,
+        );
         sim.event(
             &job,
             None,
@@ -287,6 +271,40 @@ fn job_pass(sim: &Sim, job: &Value) {
         j["status"]["uncountedTerminatedPods"] = json!({});
         remove_zero(j, "active");
     });
+}
+
+/// Ends a Job: stops its active pods and sets the interim and the final condition (and the
+/// completion time for `Complete`), as 1.32's controller does.
+fn conclude(
+    sim: &Sim,
+    job: &Value,
+    active: &[&Value],
+    kinds: [&str; 2],
+    reason: &str,
+    message: &str,
+) {
+    let ns = str_at(job, "/metadata/namespace");
+    for pod in active {
+        let name = str_at(pod, "/metadata/name");
+        let _ = gc::delete(&sim.store, "pods", ns, name, Propagation::Background, None);
+    }
+    let now = timestamp();
+    let _ = sim
+        .store
+        .modify("jobs", ns, str_at(job, "/metadata/name"), |j| {
+            for kind in kinds {
+                set_condition(
+                    j,
+                    json!({"type": kind, "status": "True", "reason": reason, "message": message,
+                "lastProbeTime": now, "lastTransitionTime": now}),
+                );
+            }
+            if kinds[1] == "Complete" {
+                j["status"]["completionTime"] = json!(now);
+            }
+            j["status"]["active"] = json!(0);
+            remove_zero(j, "active");
+        });
 }
 
 fn remove_zero(job: &mut Value, field: &str) {

@@ -1,8 +1,8 @@
 //! The Deployment and ReplicaSet controllers.
 //!
 //! A Deployment owns one ReplicaSet per pod template, named `<deployment>-<pod-template-hash>`;
-//! the current one is scaled to `spec.replicas`, older ones to 0 (all at once: kube-sim does
-//! not stage a rolling update, so old and new pods may briefly coexist while old ones stop).
+//! the current one is scaled up to `spec.replicas` and older ones down to 0, step by step within
+//! `maxSurge`/`maxUnavailable` (RollingUpdate), or old ones first (Recreate).
 //! A ReplicaSet keeps `spec.replicas` live pods, labelled with the template's labels.
 
 use serde_json::{Value, json};
@@ -100,24 +100,19 @@ fn deployment_pass(sim: &Sim, deployment: &Value) {
                     },
                     "ownerReferences": [controller_ref(deployment)],
                 },
-                "spec": {"replicas": replicas, "minReadySeconds": deployment["spec"]["minReadySeconds"].clone(), "selector": selector, "template": rs_template},
+                // Created empty; the rollout below scales it up.
+                "spec": {"replicas": 0, "minReadySeconds": int(&deployment["spec"]["minReadySeconds"]), "selector": selector, "template": rs_template},
                 "status": {"replicas": 0},
             });
+            let mut rs = rs;
+            if int(&rs["spec"]["minReadySeconds"]) == 0
+                && let Some(spec) = rs["spec"].as_object_mut()
+            {
+                spec.remove("minReadySeconds");
+            }
             match sim.store.create("replicasets", rs) {
                 Ok(rs) => {
                     created_new = true;
-                    let message = format!(
-                        "Scaled up replica set {} from 0 to {replicas}",
-                        str_at(&rs, "/metadata/name")
-                    );
-                    sim.event(
-                        deployment,
-                        None,
-                        EventType::Normal,
-                        "ScalingReplicaSet",
-                        &message,
-                        "deployment-controller",
-                    );
                     rs
                 }
                 Err(_) => return,
@@ -125,13 +120,11 @@ fn deployment_pass(sim: &Sim, deployment: &Value) {
         }
     };
     if !paused {
-        scale(sim, deployment, &current, replicas);
-        for old in owned
+        let olds: Vec<&Value> = owned
             .iter()
             .filter(|r| str_at(r, "/metadata/name") != str_at(&current, "/metadata/name"))
-        {
-            scale(sim, deployment, old, 0);
-        }
+            .collect();
+        rollout(sim, deployment, &current, &olds, replicas);
     }
     // Status from the (fresh) ReplicaSets.
     let (owned, _) = sim
@@ -147,9 +140,10 @@ fn deployment_pass(sim: &Sim, deployment: &Value) {
         sum("readyReplicas"),
         sum("availableReplicas"),
     );
-    let unavailable_ok = max_unavailable(
+    let unavailable_ok = resolve(
         &deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
         replicas,
+        false,
     );
     let is_available = available >= replicas - unavailable_ok;
     let complete = updated == replicas && available == replicas && total == replicas;
@@ -204,12 +198,60 @@ fn deployment_pass(sim: &Sim, deployment: &Value) {
     });
 }
 
-/// `maxUnavailable`: an int, or a percentage of `replicas` rounded down (default 25%).
-fn max_unavailable(value: &Value, replicas: i64) -> i64 {
-    match value {
-        Value::Number(n) => n.as_i64().unwrap_or(0),
-        Value::String(s) => replicas * s.trim_end_matches('%').parse::<i64>().unwrap_or(25) / 100,
-        _ => replicas / 4,
+/// `maxSurge`/`maxUnavailable`: an int, or a percentage of `replicas` (surge rounds up,
+/// unavailability down, as the Deployment controller does); 25% when unset.
+fn resolve(value: &Value, replicas: i64, round_up: bool) -> i64 {
+    let percent = match value {
+        Value::Number(n) => return n.as_i64().unwrap_or(0),
+        Value::String(s) => s.trim_end_matches('%').parse::<i64>().unwrap_or(25),
+        _ => 25,
+    };
+    if round_up {
+        (replicas * percent + 99) / 100
+    } else {
+        replicas * percent / 100
+    }
+}
+
+/// One step of the rollout to `new_rs`: RollingUpdate surges the new ReplicaSet up to
+/// `replicas + maxSurge` pods in all, and scales old ones down (unavailable pods first) while
+/// at least `replicas - maxUnavailable` stay available; Recreate stops the old pods first.
+fn rollout(sim: &Sim, deployment: &Value, new_rs: &Value, olds: &[&Value], replicas: i64) {
+    let strategy = &deployment["spec"]["strategy"];
+    let old_total: i64 = olds.iter().map(|r| int(&r["spec"]["replicas"])).sum();
+    if str_at(strategy, "/type") == "Recreate" {
+        for old in olds {
+            scale(sim, deployment, old, 0);
+        }
+        let old_pods: i64 = olds.iter().map(|r| int(&r["status"]["replicas"])).sum();
+        if old_total == 0 && old_pods == 0 {
+            scale(sim, deployment, new_rs, replicas);
+        }
+        return;
+    }
+    let rolling = &strategy["rollingUpdate"];
+    let surge = resolve(&rolling["maxSurge"], replicas, true);
+    let unavailable = resolve(&rolling["maxUnavailable"], replicas, false);
+    let current_new = int(&new_rs["spec"]["replicas"]);
+    let wanted_new = if current_new > replicas {
+        replicas
+    } else {
+        (replicas + surge - old_total).clamp(current_new, replicas)
+    };
+    scale(sim, deployment, new_rs, wanted_new);
+    let available: i64 = std::iter::once(new_rs)
+        .chain(olds.iter().copied())
+        .map(|r| int(&r["status"]["availableReplicas"]))
+        .sum();
+    let mut removable = (available - (replicas - unavailable)).max(0);
+    for old in olds {
+        let count = int(&old["spec"]["replicas"]);
+        let unhealthy = (count - int(&old["status"]["availableReplicas"])).max(0);
+        let remove = (unhealthy + removable).min(count);
+        if remove > 0 {
+            removable -= (remove - unhealthy).max(0);
+            scale(sim, deployment, old, count - remove);
+        }
     }
 }
 
@@ -230,17 +272,22 @@ fn scale(sim: &Sim, deployment: &Value, rs: &Value, replicas: i64) {
         })
         .is_ok()
     {
-        let direction = if replicas > from { "up" } else { "down" };
-        let message = format!("Scaled {direction} replica set {name} from {from} to {replicas}");
-        sim.event(
-            deployment,
-            None,
-            EventType::Normal,
-            "ScalingReplicaSet",
-            &message,
-            "deployment-controller",
-        );
+        scaled_event(sim, deployment, name, from, replicas);
     }
+}
+
+/// The Deployment's `ScalingReplicaSet` Event.
+fn scaled_event(sim: &Sim, deployment: &Value, set: &str, from: i64, to: i64) {
+    let direction = if to > from { "up" } else { "down" };
+    let message = format!("Scaled {direction} replica set {set} from {from} to {to}");
+    sim.event(
+        deployment,
+        None,
+        EventType::Normal,
+        "ScalingReplicaSet",
+        &message,
+        "deployment-controller",
+    );
 }
 
 fn is_ready(pod: &Value) -> bool {

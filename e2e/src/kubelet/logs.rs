@@ -12,6 +12,10 @@ use tokio::sync::watch;
 /// containerd's maximum log line before it splits it into partial lines.
 const MAX_LINE: usize = 16 * 1024;
 
+/// How much of a run's log is kept: the kubelet's default rotation (`containerLogMaxSize` 10Mi
+/// × `containerLogMaxFiles` 5); older lines are dropped, as rotated-out files are.
+const MAX_KEPT: usize = 50 * 1024 * 1024;
+
 /// Which output stream a chunk came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -42,9 +46,27 @@ pub struct LogBuffer {
 
 #[derive(Debug, Default)]
 struct Inner {
-    lines: Vec<LogLine>,
+    lines: std::collections::VecDeque<LogLine>,
+    /// Lines dropped from the front (positions stay absolute).
+    dropped: usize,
+    /// Bytes in `lines`.
+    size: usize,
     pending: [Vec<u8>; 2],
     closed: bool,
+}
+
+impl Inner {
+    fn push(&mut self, line: LogLine) {
+        self.size += line.data.len();
+        self.lines.push_back(line);
+        while self.size > MAX_KEPT {
+            let Some(old) = self.lines.pop_front() else {
+                break;
+            };
+            self.size -= old.data.len();
+            self.dropped += 1;
+        }
+    }
 }
 
 impl Default for LogBuffer {
@@ -83,7 +105,7 @@ impl LogBuffer {
         while let Some(pos) = pending[start..].iter().position(|&b| b == b'\n') {
             let end = start + pos + 1;
             for piece in pending[start..end].chunks(MAX_LINE) {
-                inner.lines.push(LogLine {
+                inner.push(LogLine {
                     time: now,
                     stream,
                     data: Bytes::copy_from_slice(piece),
@@ -94,7 +116,7 @@ impl LogBuffer {
         let mut rest = pending.split_off(start);
         while rest.len() >= MAX_LINE {
             let tail = rest.split_off(MAX_LINE);
-            inner.lines.push(LogLine {
+            inner.push(LogLine {
                 time: now,
                 stream,
                 data: Bytes::from(rest),
@@ -113,7 +135,7 @@ impl LogBuffer {
         for (slot, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
             let rest = std::mem::take(&mut inner.pending[slot]);
             if !rest.is_empty() {
-                inner.lines.push(LogLine {
+                inner.push(LogLine {
                     time: now,
                     stream,
                     data: Bytes::from(rest),
@@ -128,10 +150,11 @@ impl LogBuffer {
     /// The lines from position `from` on.
     pub fn read_from(&self, from: usize) -> LogChunk {
         let inner = self.lock();
-        let from = from.min(inner.lines.len());
+        let end = inner.dropped + inner.lines.len();
+        let skip = from.clamp(inner.dropped, end) - inner.dropped;
         LogChunk {
-            lines: inner.lines[from..].to_vec(),
-            next: inner.lines.len(),
+            lines: inner.lines.iter().skip(skip).cloned().collect(),
+            next: end,
             closed: inner.closed,
         }
     }
@@ -184,6 +207,22 @@ mod tests {
         let rest = log.read_from(chunk.next);
         assert_eq!(&rest.lines[0].data[..], b"d");
         assert!(rest.closed);
+    }
+
+    #[test]
+    fn old_lines_rotate_out_and_positions_stay_valid() {
+        let log = LogBuffer::default();
+        let line = vec![b'y'; MAX_LINE - 1];
+        let mut with_newline = line.clone();
+        with_newline.push(b'\n');
+        let count = MAX_KEPT / MAX_LINE + 10;
+        for _ in 0..count {
+            log.append(Stream::Stdout, &with_newline);
+        }
+        let all = log.read_from(0);
+        assert_eq!(all.next, count);
+        assert_eq!(all.lines.len(), MAX_KEPT / MAX_LINE);
+        assert_eq!(log.read_from(count - 2).lines.len(), 2);
     }
 
     #[test]

@@ -12,13 +12,15 @@
 //! - No PID or network namespaces: every pod shares the host network (a container's port N is
 //!   127.0.0.1:N on the host, so two pods cannot listen on the same port); pod IPs are distinct
 //!   127.0.0.x addresses; Service names resolve through `/etc/hosts` to one selected pod's IP.
-//! - Without root (or without Debian's `busybox-static` at `/bin/busybox`), containers are
-//!   plain host processes: no rootfs, no volumes, host paths and hostname (logged once).
+//! - Without root (or without Debian's `busybox-static` at `/bin/busybox`, or with
+//!   `KUBE_SIM_NO_ISOLATION` set), containers are plain host processes: no rootfs, no volumes,
+//!   no PID namespace, host paths and hostname (logged once).
 //! - Image back-off and crash back-off use the real timings (10 s doubling to 300 s).
 
 mod env;
 mod expand;
 mod image;
+mod init;
 mod logs;
 mod pod;
 mod probe;
@@ -38,10 +40,14 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use logs::{LogBuffer, LogLine, Stream};
-pub use process::{Process, StartError};
+pub use process::Process;
 
 use crate::sim::Sim;
 use crate::store::{EventKind, str_at};
+
+/// Set (to anything) to run containers as plain host processes even where isolation is
+/// possible: for trying the fallback, or when mount namespaces are not wanted.
+pub const NO_ISOLATION: &str = "KUBE_SIM_NO_ISOLATION";
 
 /// Why an exec could not start.
 #[derive(Debug, thiserror::Error)]
@@ -189,7 +195,7 @@ impl Kubelet {
             runs: Mutex::new(HashMap::new()),
             images: image::Images::default(),
             dir,
-            isolate: rootfs::isolation_available(),
+            isolate: rootfs::isolation_available() && std::env::var_os(NO_ISOLATION).is_none(),
             next_ip: AtomicU32::new(0),
         }
     }
@@ -280,6 +286,7 @@ impl Kubelet {
                     context.host_workdir.as_os_str().as_encoded_bytes(),
                 )
                 .map_err(|_| not_running())?,
+                pid: rootfs::HostPid::for_exec(main.pid),
             },
         };
         let spec = process::Spec {
@@ -309,7 +316,7 @@ impl Kubelet {
 pub async fn run(sim: Arc<Sim>) {
     if !sim.kubelet.isolate {
         eprintln!(
-            "kube-sim kubelet: not isolating containers (needs root and busybox-static at {}): they run as plain host processes with host paths, no volumes",
+            "kube-sim kubelet: not isolating containers (needs root and busybox-static at {}, and {NO_ISOLATION} unset): they run as plain host processes with host paths, no volumes",
             rootfs::BUSYBOX
         );
     }

@@ -19,7 +19,7 @@ use super::image::{ImageConfig, ImageRef};
 use super::logs::{LogBuffer, Stream};
 use super::probe::{Probe, Target};
 use super::process::{self, Process};
-use super::rootfs::{self, Bind, Sandbox};
+use super::rootfs::{self, Mount, Sandbox};
 use super::status::{self, ContainerState, PodFacts, State, Terminated};
 use super::volumes;
 use super::{ExecContext, Run};
@@ -46,13 +46,24 @@ pub(super) fn random_hex(n: usize) -> String {
         .collect()
 }
 
-/// Go's `time.Duration` text for whole seconds (`10s`, `1m20s`, `5m0s`).
+/// Go's `time.Duration` text, rounded to milliseconds as the kubelet's messages are
+/// (`80ms`, `1.5s`, `10s`, `1m20s`, `5m0s`).
 fn go_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{}s", s / 60, s % 60)
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    let seconds = |ms: u128| {
+        let text = format!("{}.{:03}", ms / 1000, ms % 1000);
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    };
+    if ms < 60_000 {
+        format!("{}s", seconds(ms))
     } else {
-        format!("{s}s")
+        format!("{}m{}s", ms / 60_000, seconds(ms % 60_000))
     }
 }
 
@@ -95,8 +106,9 @@ struct Ctx {
     model: Mutex<Model>,
     /// Cancelled when every container must stop (deletion, deadline, shut-down, pod gone).
     stop: CancellationToken,
-    /// Grace period for that stop, in seconds.
-    grace: Mutex<i64>,
+    /// Grace period for that stop, in seconds; it may shrink while containers stop (a second
+    /// delete with a shorter grace, or the pod vanishing).
+    grace: watch::Sender<i64>,
     dir: PathBuf,
     pod_ip: String,
     hostname: String,
@@ -153,12 +165,10 @@ impl Ctx {
     }
 
     fn stop_with(&self, grace: i64) {
-        let mut current = lock(&self.grace);
-        *current = if self.stop.is_cancelled() {
-            (*current).min(grace)
-        } else {
-            grace
-        };
+        let first = !self.stop.is_cancelled();
+        self.grace.send_modify(|current| {
+            *current = if first { grace } else { (*current).min(grace) };
+        });
         self.stop.cancel();
     }
 
@@ -227,7 +237,7 @@ pub(super) async fn run_pod(
         pod: Mutex::new(pod.clone()),
         model: Mutex::new(model),
         stop: CancellationToken::new(),
-        grace: Mutex::new(0),
+        grace: watch::channel(0).0,
         hostname,
         volumes: Mutex::new(BTreeMap::new()),
     });
@@ -249,9 +259,12 @@ pub(super) async fn run_pod(
                         ctx.stop_with(0);
                     }
                     Some(pod) => {
-                        if pod["metadata"].get("deletionTimestamp").is_some() && !deleting {
-                            deleting = true;
-                            ctx.update(|m| m.facts.terminal = true);
+                        if pod["metadata"].get("deletionTimestamp").is_some() {
+                            if !deleting {
+                                deleting = true;
+                                ctx.update(|m| m.facts.terminal = true);
+                            }
+                            // A repeated delete may shorten the grace period.
                             ctx.stop_with(pod["metadata"]["deletionGracePeriodSeconds"].as_i64().unwrap_or(30));
                         }
                         *lock(&ctx.pod) = pod;
@@ -493,7 +506,7 @@ async fn ensure_image(
             match config {
                 Some(config) if !ctx.sim.faults.image_pull_error(&image) => {
                     images.mark_present(&reference);
-                    let took = format!("{:.3}s", started.elapsed().as_secs_f64());
+                    let took = go_duration(started.elapsed());
                     ctx.event(
                         EventType::Normal,
                         which,
@@ -634,12 +647,12 @@ fn prepare(
         rootfs::create_rootfs(&image_dir, &root, &etc).map_err(create_error)?;
         let log = run_dir.join("termination-log");
         std::fs::write(&log, b"").map_err(|e| ("CreateContainerError", e.to_string()))?;
-        let mut binds = rootfs::system_binds(&root).map_err(create_error)?;
+        let mut binds = rootfs::system_mounts(&root).map_err(create_error)?;
         let message_path = match str_at(spec, "/terminationMessagePath") {
             "" => "/dev/termination-log",
             p => p,
         };
-        binds.push(Bind::new(&log, &root, message_path, false).map_err(create_error)?);
+        binds.push(Mount::bind(&log, &root, message_path, false).map_err(create_error)?);
         binds.extend(volume_binds(ctx, spec, &root).map_err(create_error)?);
         let sandbox =
             Sandbox::create(&root, binds, &ctx.hostname, &workdir).map_err(create_error)?;
@@ -657,7 +670,11 @@ fn prepare(
                 "working directory contains NUL".to_owned(),
             )
         })?;
-        (Sandbox::Host { workdir: c }, None, None, host)
+        let sandbox = Sandbox::Host {
+            workdir: c,
+            pid: rootfs::HostPid::for_container(),
+        };
+        (sandbox, None, None, host)
     };
     let exec_workdir = if rootfs.is_some() {
         workdir.clone()
@@ -688,7 +705,7 @@ fn volume_binds(
     ctx: &Ctx,
     spec: &Value,
     root: &std::path::Path,
-) -> Result<Vec<Bind>, rootfs::RootfsError> {
+) -> Result<Vec<Mount>, rootfs::RootfsError> {
     let volumes = lock(&ctx.volumes).clone();
     let mut mounts: Vec<&Value> = spec["volumeMounts"]
         .as_array()
@@ -717,7 +734,7 @@ fn volume_binds(
             }
         };
         let read_only = mount["readOnly"].as_bool() == Some(true);
-        binds.push(Bind::new(
+        binds.push(Mount::bind(
             &source,
             root,
             str_at(mount, "/mountPath"),
@@ -881,9 +898,8 @@ async fn run_once(
             tokio::select! {
                 code = process.wait() => code,
                 _ = ctx.stop.cancelled() => {
-                    let grace = *lock(&ctx.grace);
                     ctx.event(EventType::Normal, which, "Killing", &format!("Stopping container {name}"));
-                    stop_gracefully(process, grace).await
+                    stop_gracefully(process, ctx.grace.subscribe()).await
                 }
             }
         }
@@ -911,17 +927,22 @@ async fn run_once(
     })
 }
 
-/// SIGTERM, then SIGKILL to everything after `grace` seconds; returns the exit code.
-async fn stop_gracefully(process: &Process, grace: i64) -> i32 {
+/// SIGTERM, then SIGKILL to everything once the grace period (seconds, which may shrink
+/// meanwhile) has passed; returns the exit code.
+async fn stop_gracefully(process: &Process, mut grace: watch::Receiver<i64>) -> i32 {
     process.signal(Signal::SIGTERM);
-    let grace = Duration::from_secs(u64::try_from(grace).unwrap_or(0));
-    match tokio::time::timeout(grace, process.wait()).await {
-        Ok(code) => code,
-        Err(_) => {
-            process.kill_all();
-            process.wait().await
+    let start = tokio::time::Instant::now();
+    loop {
+        let seconds = u64::try_from(*grace.borrow_and_update()).unwrap_or(0);
+        let deadline = start + Duration::from_secs(seconds);
+        tokio::select! {
+            code = process.wait() => return code,
+            _ = tokio::time::sleep_until(deadline) => break,
+            changed = grace.changed() => if changed.is_err() { break },
         }
     }
+    process.kill_all();
+    process.wait().await
 }
 
 /// The termination message: the file at `terminationMessagePath`, else (with
@@ -1099,7 +1120,8 @@ async fn restart_for_probe(ctx: &Ctx, name: &str, spec: &Value, process: &Proces
         &format!("Container {name} failed {which} probe, will be restarted"),
     );
     let _ = spec;
-    stop_gracefully(process, termination_grace(&ctx.pod())).await;
+    let (_fixed, grace) = watch::channel(termination_grace(&ctx.pod()));
+    stop_gracefully(process, grace).await;
 }
 
 #[cfg(test)]
@@ -1112,6 +1134,9 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(10)), "10s");
         assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
         assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
+        assert_eq!(go_duration(Duration::from_millis(80)), "80ms");
+        assert_eq!(go_duration(Duration::from_millis(1661)), "1.661s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(random_hex(64).len(), 64);
     }
 

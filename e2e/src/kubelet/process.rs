@@ -241,15 +241,7 @@ pub fn spawn(
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            if tty {
-                nix::unistd::setsid()?;
-                if nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            } else {
-                nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
-            }
-            sandbox.enter()
+            sandbox.enter(tty)
         });
     }
     let mut child = command.spawn().map_err(|e| match e.raw_os_error() {
@@ -456,19 +448,25 @@ mod tests {
         assert!(!executable_format(&root.join("plain")));
     }
 
-    #[tokio::test]
-    async fn host_process_runs_with_stdin_and_exit_code() {
-        let (tx, mut rx) = mpsc::channel(16);
+    /// `sh -c script` on the host, with stdin, optionally on a pty.
+    fn host_shell(script: &str, tty: bool) -> (Arc<Process>, mpsc::Receiver<(Stream, Bytes)>) {
+        let (tx, rx) = mpsc::channel(16);
         let spec = Spec {
-            argv: vec!["sh".into(), "-c".into(), "cat; echo err >&2; exit 3".into()],
+            argv: vec!["sh".into(), "-c".into(), script.into()],
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             stdin: true,
-            tty: false,
+            tty,
             sandbox: Sandbox::Host {
                 workdir: c"/".into(),
+                pid: crate::kubelet::rootfs::HostPid::Shared,
             },
         };
-        let process = spawn(spec, "/", tx).unwrap();
+        (spawn(spec, "/", tx).unwrap(), rx)
+    }
+
+    #[tokio::test]
+    async fn host_process_runs_with_stdin_and_exit_code() {
+        let (process, mut rx) = host_shell("cat; echo err >&2; exit 3", false);
         assert!(process.write_stdin(b"hello\n").await);
         process.close_stdin().await;
         let code = tokio::time::timeout(Duration::from_secs(10), process.wait())
@@ -485,17 +483,7 @@ mod tests {
 
     #[tokio::test]
     async fn tty_process_sees_its_window_size() {
-        let (tx, mut rx) = mpsc::channel(16);
-        let spec = Spec {
-            argv: vec!["sh".into(), "-c".into(), "read x; stty size".into()],
-            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-            stdin: true,
-            tty: true,
-            sandbox: Sandbox::Host {
-                workdir: c"/".into(),
-            },
-        };
-        let process = spawn(spec, "/", tx).unwrap();
+        let (process, mut rx) = host_shell("read x; stty size", true);
         process.resize(100, 40);
         assert!(process.write_stdin(b"go\n").await);
         let code = tokio::time::timeout(Duration::from_secs(10), process.wait())

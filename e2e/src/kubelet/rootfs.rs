@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::stat::Mode;
-use nix::unistd::{chdir, chroot, mkdir, sethostname};
+use nix::unistd::{Pid, chdir, chroot, mkdir, sethostname};
 
 /// Where Debian's `busybox-static` puts the binary.
 pub const BUSYBOX: &str = "/bin/busybox";
@@ -192,25 +192,32 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), RootfsError> {
     Ok(())
 }
 
-/// One bind mount into the container, ready for the child.
+/// What a [`Mount`] puts at its target.
 #[derive(Debug)]
-pub struct Bind {
-    source: CString,
+enum MountKind {
+    /// A bind of a host file or directory.
+    Bind {
+        source: CString,
+        file: bool,
+        read_only: bool,
+    },
+    /// A fresh tmpfs with these options.
+    Tmpfs { options: CString },
+    /// A symlink to this target.
+    Symlink { to: CString },
+}
+
+/// One entry of a container's filesystem set-up (bind, tmpfs or symlink), ready for the child.
+#[derive(Debug)]
+pub struct Mount {
     target: CString,
     /// The target's ancestors inside the rootfs, outermost first, created before mounting.
     parents: Vec<CString>,
-    file: bool,
-    read_only: bool,
+    kind: MountKind,
 }
 
-impl Bind {
-    /// A bind of host `source` at `mount_path` inside `rootfs`.
-    pub fn new(
-        source: &Path,
-        rootfs: &Path,
-        mount_path: &str,
-        read_only: bool,
-    ) -> Result<Self, RootfsError> {
+impl Mount {
+    fn at(rootfs: &Path, mount_path: &str, kind: MountKind) -> Result<Self, RootfsError> {
         let target = join_inside(rootfs, mount_path);
         let mut parents = Vec::new();
         let mut at = target.parent();
@@ -222,56 +229,106 @@ impl Bind {
             at = dir.parent();
         }
         parents.reverse();
-        Ok(Bind {
-            source: cstring(source)?,
+        Ok(Mount {
             target: cstring(&target)?,
             parents,
-            file: !source.is_dir(),
-            read_only,
+            kind,
         })
     }
 
-    /// Mounts it (in the child, after `unshare`).
+    /// A bind of host `source` at `mount_path` inside `rootfs`.
+    pub fn bind(
+        source: &Path,
+        rootfs: &Path,
+        mount_path: &str,
+        read_only: bool,
+    ) -> Result<Self, RootfsError> {
+        let kind = MountKind::Bind {
+            source: cstring(source)?,
+            file: !source.is_dir(),
+            read_only,
+        };
+        Self::at(rootfs, mount_path, kind)
+    }
+
+    fn tmpfs(rootfs: &Path, mount_path: &str, options: &str) -> Result<Self, RootfsError> {
+        let options = CString::new(options).map_err(|_| RootfsError::Nul(options.into()))?;
+        Self::at(rootfs, mount_path, MountKind::Tmpfs { options })
+    }
+
+    fn symlink(rootfs: &Path, mount_path: &str, to: &str) -> Result<Self, RootfsError> {
+        let to = CString::new(to).map_err(|_| RootfsError::Nul(to.into()))?;
+        Self::at(rootfs, mount_path, MountKind::Symlink { to })
+    }
+
+    /// Sets it up (in the child, after `unshare`).
     fn apply(&self) -> nix::Result<()> {
         for dir in &self.parents {
             ignore_exists(mkdir(dir.as_c_str(), Mode::from_bits_truncate(0o755)))?;
         }
-        if self.file {
-            // SAFETY: open(2) with a valid C string; the fd is closed at once.
-            let fd = unsafe {
-                nix::libc::open(
-                    self.target.as_ptr(),
-                    nix::libc::O_CREAT | nix::libc::O_WRONLY | nix::libc::O_CLOEXEC,
-                    0o644,
-                )
-            };
-            if fd >= 0 {
-                // SAFETY: fd was just opened by us.
-                unsafe { nix::libc::close(fd) };
+        let none = None::<&std::ffi::CStr>;
+        match &self.kind {
+            MountKind::Symlink { to } => {
+                // SAFETY: symlink(2) with two valid C strings.
+                let rc = unsafe { nix::libc::symlink(to.as_ptr(), self.target.as_ptr()) };
+                ignore_exists(nix::errno::Errno::result(rc).map(drop))
             }
-        } else {
-            ignore_exists(mkdir(
-                self.target.as_c_str(),
-                Mode::from_bits_truncate(0o755),
-            ))?;
+            MountKind::Tmpfs { options } => {
+                ignore_exists(mkdir(
+                    self.target.as_c_str(),
+                    Mode::from_bits_truncate(0o755),
+                ))?;
+                mount(
+                    Some(c"tmpfs"),
+                    self.target.as_c_str(),
+                    Some(c"tmpfs"),
+                    MsFlags::MS_NOSUID,
+                    Some(options.as_c_str()),
+                )
+            }
+            MountKind::Bind {
+                source,
+                file,
+                read_only,
+            } => {
+                if *file {
+                    // SAFETY: open(2) with a valid C string; the fd is closed at once.
+                    let fd = unsafe {
+                        nix::libc::open(
+                            self.target.as_ptr(),
+                            nix::libc::O_CREAT | nix::libc::O_WRONLY | nix::libc::O_CLOEXEC,
+                            0o644,
+                        )
+                    };
+                    if fd >= 0 {
+                        // SAFETY: fd was just opened by us.
+                        unsafe { nix::libc::close(fd) };
+                    }
+                } else {
+                    ignore_exists(mkdir(
+                        self.target.as_c_str(),
+                        Mode::from_bits_truncate(0o755),
+                    ))?;
+                }
+                mount(
+                    Some(source.as_c_str()),
+                    self.target.as_c_str(),
+                    none,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    none,
+                )?;
+                if *read_only {
+                    mount(
+                        none,
+                        self.target.as_c_str(),
+                        none,
+                        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                        none,
+                    )?;
+                }
+                Ok(())
+            }
         }
-        mount(
-            Some(self.source.as_c_str()),
-            self.target.as_c_str(),
-            None::<&std::ffi::CStr>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&std::ffi::CStr>,
-        )?;
-        if self.read_only {
-            mount(
-                None::<&std::ffi::CStr>,
-                self.target.as_c_str(),
-                None::<&std::ffi::CStr>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                None::<&std::ffi::CStr>,
-            )?;
-        }
-        Ok(())
     }
 }
 
@@ -302,12 +359,14 @@ pub fn join_inside(rootfs: &Path, path: &str) -> PathBuf {
 /// How a process is placed: in a new container, inside a running one, or on the host.
 #[derive(Debug)]
 pub enum Sandbox {
-    /// A container's first process: new mount and UTS namespaces, binds, chroot.
+    /// A container's first process: new mount, UTS and PID namespaces, binds, chroot.
     Create {
         /// The rootfs.
         root: CString,
+        /// `<rootfs>/proc`, where the namespace's own procfs goes.
+        proc_dir: CString,
         /// Mounts, parents before children.
-        binds: Vec<Bind>,
+        binds: Vec<Mount>,
         /// The pod's hostname.
         hostname: CString,
         /// The working directory and its ancestors inside the rootfs (created if missing).
@@ -319,23 +378,55 @@ pub enum Sandbox {
         mnt: std::fs::File,
         /// `/proc/PID/ns/uts`.
         uts: std::fs::File,
+        /// `/proc/PID/ns/pid_for_children` of the container's shim: the container's PID namespace.
+        pid: std::fs::File,
         /// The rootfs.
         root: CString,
         /// The working directory (inside the rootfs).
         workdir: CString,
     },
-    /// No isolation: a plain process on the host, in this host directory.
+    /// No filesystem isolation: a plain process on the host, in this host directory.
     Host {
         /// The working directory.
         workdir: CString,
+        /// The PID namespace, where one can be had (root).
+        pid: HostPid,
     },
+}
+
+/// A host process's PID namespace: even without a rootfs, a root kubelet gives containers
+/// their own, so that `kill 1` in a container (krun's signal emulation) can never reach the
+/// host's init.
+#[derive(Debug)]
+pub enum HostPid {
+    /// The host's (not root: no choice).
+    Shared,
+    /// A new one (a container's first process).
+    New,
+    /// The container's (`/proc/PID/ns/pid_for_children` of its shim), for exec.
+    Join(std::fs::File),
+}
+
+impl HostPid {
+    /// For a container's first process: a new namespace when running as root.
+    pub fn for_container() -> Self {
+        if nix::unistd::geteuid().is_root() { HostPid::New } else { HostPid::Shared }
+    }
+
+    /// For an exec into the container whose shim is `pid` (the same choice as at its start).
+    pub fn for_exec(pid: u32) -> Self {
+        if !nix::unistd::geteuid().is_root() {
+            return HostPid::Shared;
+        }
+        std::fs::File::open(format!("/proc/{pid}/ns/pid_for_children")).map_or(HostPid::Shared, HostPid::Join)
+    }
 }
 
 impl Sandbox {
     /// Builds the [`Sandbox::Create`] plan; `workdir` is the container's working directory.
     pub fn create(
         rootfs: &Path,
-        binds: Vec<Bind>,
+        binds: Vec<Mount>,
         hostname: &str,
         workdir: &str,
     ) -> Result<Self, RootfsError> {
@@ -354,6 +445,7 @@ impl Sandbox {
         }
         Ok(Sandbox::Create {
             root: cstring(rootfs)?,
+            proc_dir: cstring(&rootfs.join("proc"))?,
             binds,
             hostname: CString::new(hostname.as_bytes())
                 .map_err(|_| RootfsError::Nul(hostname.into()))?,
@@ -374,21 +466,31 @@ impl Sandbox {
         Ok(Sandbox::Join {
             mnt: ns("mnt")?,
             uts: ns("uts")?,
+            pid: ns("pid_for_children")?,
             root: cstring(rootfs)?,
             workdir: cstring(&join_inside(Path::new("/"), workdir))?,
         })
     }
 
-    /// Enters the sandbox. Runs in the child between `fork` and `exec`: no allocation.
-    pub fn enter(&self) -> io::Result<()> {
+    /// Enters the sandbox and sets up the process's session (a new one with the pty as
+    /// controlling terminal for `tty`, else its own process group). Runs in the child between
+    /// `fork` and `exec`: no allocation. For containers, this forks once more (see `init`):
+    /// only the process that will `exec` returns.
+    pub fn enter(&self, tty: bool) -> io::Result<()> {
         match self {
             Sandbox::Create {
                 root,
+                proc_dir,
                 binds,
                 hostname,
                 workdir,
             } => {
-                unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS)?;
+                // The shim leads its process group, so killing the group never reaches the
+                // simulator's own.
+                nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
+                unshare(
+                    CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID,
+                )?;
                 mount(
                     None::<&std::ffi::CStr>,
                     c"/",
@@ -400,6 +502,8 @@ impl Sandbox {
                     bind.apply()?;
                 }
                 sethostname(std::ffi::OsStr::from_bytes(hostname.as_bytes()))?;
+                super::init::fork_into_namespace()?;
+                mount_proc(proc_dir)?;
                 chroot(root.as_c_str())?;
                 for dir in workdir {
                     ignore_exists(mkdir(dir.as_c_str(), Mode::from_bits_truncate(0o755)))?;
@@ -411,15 +515,45 @@ impl Sandbox {
             Sandbox::Join {
                 mnt,
                 uts,
+                pid,
                 root,
                 workdir,
             } => {
+                nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
                 setns(mnt, CloneFlags::CLONE_NEWNS)?;
                 setns(uts, CloneFlags::CLONE_NEWUTS)?;
+                setns(pid, CloneFlags::CLONE_NEWPID)?;
+                super::init::fork_into_namespace()?;
                 chroot(root.as_c_str())?;
                 chdir(workdir.as_c_str())?;
             }
-            Sandbox::Host { workdir } => chdir(workdir.as_c_str())?,
+            Sandbox::Host { workdir, pid } => {
+                chdir(workdir.as_c_str())?;
+                match pid {
+                    HostPid::Shared => {
+                        if !tty {
+                            nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
+                        }
+                    }
+                    HostPid::New => {
+                        nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
+                        unshare(CloneFlags::CLONE_NEWPID)?;
+                        super::init::fork_into_namespace()?;
+                    }
+                    HostPid::Join(ns) => {
+                        nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0))?;
+                        setns(ns, CloneFlags::CLONE_NEWPID)?;
+                        super::init::fork_into_namespace()?;
+                    }
+                }
+            }
+        }
+        if tty {
+            nix::unistd::setsid()?;
+            // SAFETY: TIOCSCTTY on fd 0 (the pty slave) takes no pointer.
+            if unsafe { nix::libc::ioctl(0, nix::libc::TIOCSCTTY, 0) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
         Ok(())
     }
@@ -435,13 +569,59 @@ impl Sandbox {
     }
 }
 
-/// The host binds every container gets: `/proc`, `/dev`, `/sys` (read-only).
-pub fn system_binds(rootfs: &Path) -> Result<Vec<Bind>, RootfsError> {
-    Ok(vec![
-        Bind::new(Path::new("/proc"), rootfs, "/proc", false)?,
-        Bind::new(Path::new("/dev"), rootfs, "/dev", false)?,
-        Bind::new(Path::new("/sys"), rootfs, "/sys", true)?,
-    ])
+/// Mounts the PID namespace's own procfs (falling back to the host's, bound, where procfs
+/// cannot be mounted). Runs in the namespace's first process.
+fn mount_proc(target: &CString) -> nix::Result<()> {
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let none = None::<&std::ffi::CStr>;
+    ignore_exists(mkdir(target.as_c_str(), Mode::from_bits_truncate(0o555)))?;
+    mount(Some(c"proc"), target.as_c_str(), Some(c"proc"), flags, none).or_else(|_| {
+        mount(
+            Some(c"/proc"),
+            target.as_c_str(),
+            none,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            none,
+        )
+    })
+}
+
+/// What every container gets, as runc sets it up: its own `/proc` (mounted in its PID
+/// namespace, see `Sandbox::enter`) and the host's `/sys` (read-only);
+/// a private tmpfs `/dev` holding the usual device nodes (bound from the host), `/dev/pts`,
+/// `/dev/shm` and the `fd`/`stdin`/`stdout`/`stderr`/`ptmx` links. Nothing is created on the
+/// host's `/dev`.
+pub fn system_mounts(rootfs: &Path) -> Result<Vec<Mount>, RootfsError> {
+    let mut mounts = vec![
+        Mount::bind(Path::new("/sys"), rootfs, "/sys", true)?,
+        Mount::tmpfs(rootfs, "/dev", "mode=755,size=65536k")?,
+    ];
+    for device in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let host = Path::new("/dev").join(device);
+        mounts.push(Mount::bind(
+            &host,
+            rootfs,
+            &format!("/dev/{device}"),
+            false,
+        )?);
+    }
+    mounts.push(Mount::bind(
+        Path::new("/dev/pts"),
+        rootfs,
+        "/dev/pts",
+        false,
+    )?);
+    mounts.push(Mount::tmpfs(rootfs, "/dev/shm", "mode=1777,size=65536k")?);
+    for (link, to) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        mounts.push(Mount::symlink(rootfs, &format!("/dev/{link}"), to)?);
+    }
+    Ok(mounts)
 }
 
 #[cfg(test)]

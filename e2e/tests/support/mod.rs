@@ -158,3 +158,17 @@ pub async fn raw(
         Err(other) => panic!("request {method} {path} failed: {other:?}"),
     }
 }
+
+/// The resourceVersion a list of `api` is consistent at.
+pub async fn list_version<K>(api: &kube::Api<K>) -> String
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let list = api
+        .list(&kube::api::ListParams::default())
+        .await
+        .expect("list");
+    list.metadata
+        .resource_version
+        .expect("a list resourceVersion")
+}

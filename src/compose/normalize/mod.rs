@@ -598,6 +598,33 @@ pub fn resolve_service_paths(svc: &mut Map<String, Value>, dir: &Path, home: Opt
     }
 }
 
+/// Canonical syntax of top-level resources: `labels` as a map, `driver_opts` values as strings.
+pub fn canonical_resources(model: &mut Map<String, Value>) -> Result<(), LoadError> {
+    for kind in ["networks", "volumes", "secrets", "configs"] {
+        let Some(Value::Object(items)) = model.get_mut(kind) else {
+            continue;
+        };
+        for (name, item) in items.iter_mut() {
+            let Value::Object(m) = item else { continue };
+            let p = format!("{kind}.{name}");
+            update(m, &p, "labels", |v| {
+                list_or_dict(v, &format!("{p}.labels"), false)
+            })?;
+            update(m, &p, "driver_opts", |v| {
+                Ok(match v {
+                    Value::Object(opts) => Value::Object(
+                        opts.iter()
+                            .map(|(k, v)| (k.clone(), json!(text(v))))
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                })
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// Resolves top-level secret/config `file` paths against `dir`.
 pub fn resolve_resource_paths(model: &mut Map<String, Value>, dir: &Path, home: Option<&str>) {
     for kind in ["secrets", "configs"] {
@@ -864,12 +891,16 @@ mod tests {
         .expect("map");
         let read = |p: &str, _: bool| {
             Ok(match p {
-                "/a.env" => Some("EXPLICIT=file\nUNSET=file\nP=${PROJECT}\nS=${FROM_SVC}\n".to_string()),
+                "/a.env" => {
+                    Some("EXPLICIT=file\nUNSET=file\nP=${PROJECT}\nS=${FROM_SVC}\n".to_string())
+                }
                 "/raw.env" => Some("R=${P}\n".to_string()),
                 _ => None,
             })
         };
-        let env: IndexMap<String, String> = [("PROJECT".to_string(), "p".to_string())].into_iter().collect();
+        let env: IndexMap<String, String> = [("PROJECT".to_string(), "p".to_string())]
+            .into_iter()
+            .collect();
         resolve_env_files(&mut m, &env, &read).expect("resolves");
         assert_eq!(
             Value::Object(m),
@@ -888,6 +919,19 @@ mod tests {
         assert_eq!(
             Value::Object(m),
             json!({"labels": {"a": "explicit", "b": "file"}})
+        );
+    }
+
+    #[test]
+    fn resource_syntax() {
+        let mut m = json!({"volumes": {"v": {"labels": ["a=b"], "driver_opts": {"size": 5}}}})
+            .as_object()
+            .cloned()
+            .expect("map");
+        canonical_resources(&mut m).expect("ok");
+        assert_eq!(
+            Value::Object(m),
+            json!({"volumes": {"v": {"labels": {"a": "b"}, "driver_opts": {"size": "5"}}}})
         );
     }
 

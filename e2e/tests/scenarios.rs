@@ -1,0 +1,702 @@
+//! The scenario suite: every `e2e/scenarios/*.yaml` case runs the real `krun` binary against
+//! kube-sim (started in-process), or against a real cluster when `KRUN_E2E_KUBECONFIG=path` is
+//! set, each case in a fresh namespace (deleted afterwards on a real cluster).
+//!
+//! A case is a list of steps; each step runs `krun --kubeconfig K -n NS ARGS…` in the case's
+//! project directory (its `files`), with its environment, stdin or a pseudo-terminal, and checks
+//! the exit code, output and the objects left in the namespace. `$NS`, `$PROJECT` and `$DIR`
+//! are replaced in arguments, environment, files, stdin and expectations.
+//!
+//! Knobs: `KRUN_E2E_FILTER=substring` runs matching cases only; `KRUN_BIN=path` uses that
+//! binary instead of building `krun`; `KRUN_E2E_JOBS=n` cases at once (default 3).
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::{Api, Client, Config};
+use serde::Deserialize;
+
+/// One case file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scenario {
+    /// What it checks (shown on failure).
+    description: String,
+    /// Skip it, with the reason (Docker-only, or a known gap of kube-sim).
+    #[serde(default)]
+    skip: Option<String>,
+    /// Skip it on kube-sim only, with the reason.
+    #[serde(default)]
+    skip_on_sim: Option<String>,
+    /// Project files by relative path.
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+    /// The steps, in order.
+    steps: Vec<Step>,
+}
+
+/// One krun invocation and what it must do.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Step {
+    /// Arguments after `--kubeconfig K -n NS`.
+    args: Vec<String>,
+    /// Extra environment (COMPOSE_PROJECT_NAME defaults to the case's project).
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    /// Working directory relative to the project directory.
+    #[serde(default)]
+    cwd: Option<String>,
+    /// Bytes on stdin (closed afterwards); without it stdin is empty.
+    #[serde(default)]
+    stdin: Option<String>,
+    /// Run under a pseudo-terminal (stdin, stdout and stderr); `stdin` is typed after
+    /// `type_after_ms`.
+    #[serde(default)]
+    pty: bool,
+    /// Delay before typing into the pty.
+    #[serde(default = "default_type_after")]
+    type_after_ms: u64,
+    /// Give up after this long.
+    #[serde(default = "default_timeout")]
+    timeout_s: u64,
+    /// Expectations.
+    #[serde(default)]
+    expect: Expect,
+    /// Objects that must (not) exist afterwards.
+    #[serde(default)]
+    objects: Vec<ObjectCheck>,
+    /// Retry the object checks for up to this long (things the cluster does after krun ends).
+    #[serde(default)]
+    objects_within_s: u64,
+    /// Run the step this many times (each run checked).
+    #[serde(default = "one")]
+    repeat: u32,
+    /// Send a signal to krun while it runs.
+    #[serde(default)]
+    signal: Option<SignalAt>,
+    /// Talk HTTP to a local port while krun runs (port-forward checks).
+    #[serde(default)]
+    http_get: Option<HttpGet>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A signal sent to krun during a step.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignalAt {
+    /// `INT`, `TERM` or `HUP`.
+    name: String,
+    /// When, after krun started.
+    after_ms: u64,
+}
+
+/// An HTTP GET against 127.0.0.1 while krun runs, retried until it answers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpGet {
+    /// Local port.
+    port: u16,
+    /// Text the response must contain.
+    body_has: String,
+    /// Keep trying this long.
+    #[serde(default = "default_http_within")]
+    within_ms: u64,
+}
+
+fn default_http_within() -> u64 {
+    20_000
+}
+
+fn default_type_after() -> u64 {
+    1500
+}
+
+fn default_timeout() -> u64 {
+    90
+}
+
+/// What a step must print and return.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    exit: Option<i32>,
+    stdout: Option<String>,
+    #[serde(default)]
+    stdout_has: Vec<String>,
+    #[serde(default)]
+    stdout_lacks: Vec<String>,
+    #[serde(default)]
+    stderr_has: Vec<String>,
+    #[serde(default)]
+    stderr_lacks: Vec<String>,
+    /// Searched in stdout and stderr together (everything, under a pty).
+    #[serde(default)]
+    output_has: Vec<String>,
+    #[serde(default)]
+    output_lacks: Vec<String>,
+    /// The step takes at least this long (e.g. waiting for a healthcheck).
+    #[serde(default)]
+    min_duration_ms: Option<u64>,
+}
+
+/// Objects of a kind, by name or label selector.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectCheck {
+    /// Plural resource: pods, deployments, jobs, services, secrets, configmaps,
+    /// persistentvolumeclaims.
+    kind: String,
+    /// One object by name.
+    #[serde(default)]
+    name: Option<String>,
+    /// A label selector.
+    #[serde(default)]
+    selector: Option<String>,
+    /// How many must exist (default: at least one).
+    #[serde(default)]
+    count: Option<usize>,
+    /// Only pods: how many of those must be in this phase.
+    #[serde(default)]
+    phase: Option<String>,
+    /// Count only objects whose name starts with this.
+    #[serde(default)]
+    name_prefix: Option<String>,
+}
+
+/// Where the cases run.
+struct Cluster {
+    kubeconfig: PathBuf,
+    client: Client,
+    /// Real clusters get their namespaces deleted.
+    real: bool,
+    /// Keeps kube-sim alive.
+    _sim: Option<krun_e2e::sim::SimHandle>,
+}
+
+fn resource(kind: &str) -> Result<ApiResource> {
+    let (group, version, k) = match kind {
+        "pods" => ("", "v1", "Pod"),
+        "services" => ("", "v1", "Service"),
+        "secrets" => ("", "v1", "Secret"),
+        "configmaps" => ("", "v1", "ConfigMap"),
+        "persistentvolumeclaims" => ("", "v1", "PersistentVolumeClaim"),
+        "deployments" => ("apps", "v1", "Deployment"),
+        "jobs" => ("batch", "v1", "Job"),
+        other => bail!("unknown kind {other} in an object check"),
+    };
+    let api_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Ok(ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version,
+        kind: k.into(),
+        plural: kind.into(),
+    })
+}
+
+async fn start_cluster(scratch: &Path) -> Result<Cluster> {
+    if let Ok(path) = std::env::var("KRUN_E2E_KUBECONFIG") {
+        let kc = kube::config::Kubeconfig::read_from(&path)?;
+        let config = Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+        return Ok(Cluster {
+            kubeconfig: PathBuf::from(path),
+            client: Client::try_from(config)?,
+            real: true,
+            _sim: None,
+        });
+    }
+    let kubeconfig = scratch.join("kubeconfig");
+    let sim = krun_e2e::sim::start(krun_e2e::sim::SimOptions {
+        kubeconfig: Some(kubeconfig.clone()),
+        ..Default::default()
+    })
+    .await?;
+    let kc = kube::config::Kubeconfig::read_from(&kubeconfig)?;
+    let config = Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    Ok(Cluster {
+        kubeconfig,
+        client: Client::try_from(config)?,
+        real: false,
+        _sim: Some(sim),
+    })
+}
+
+/// Builds `krun` (unless `KRUN_BIN` names one) and returns its path.
+fn krun_binary() -> Result<PathBuf> {
+    if let Ok(bin) = std::env::var("KRUN_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "-p", "krun", "--bin", "krun"])
+        .status()
+        .context("running cargo build -p krun")?;
+    if !status.success() {
+        bail!("cargo build -p krun failed");
+    }
+    // target/debug/deps/scenarios-… → target/debug/krun
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("locating the target directory")?;
+    Ok(dir.join("krun"))
+}
+
+/// A step's captured result.
+struct Outcome {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+struct Vars {
+    pairs: Vec<(&'static str, String)>,
+}
+
+impl Vars {
+    fn apply(&self, s: &str) -> String {
+        self.pairs
+            .iter()
+            .fold(s.to_string(), |acc, (k, v)| acc.replace(k, v))
+    }
+}
+
+/// Sends `signal` to the child after its delay (a no-op without one).
+fn schedule_signal(pid: Option<u32>, signal: Option<&SignalAt>) {
+    let (Some(pid), Some(at)) = (pid, signal) else { return };
+    let sig = match at.name.as_str() {
+        "INT" => nix::sys::signal::Signal::SIGINT,
+        "HUP" => nix::sys::signal::Signal::SIGHUP,
+        _ => nix::sys::signal::Signal::SIGTERM,
+    };
+    let after = Duration::from_millis(at.after_ms);
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+    });
+}
+
+/// Polls `http://127.0.0.1:port/` until the body has the text; the result is a problem or
+/// nothing.
+async fn http_probe(get: &HttpGet) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = Instant::now() + Duration::from_millis(get.within_ms);
+    let mut last = String::from("no attempt");
+    while Instant::now() < deadline {
+        let attempt = async {
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", get.port)).await?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").await?;
+            let mut body = Vec::new();
+            s.read_to_end(&mut body).await?;
+            Ok::<_, std::io::Error>(String::from_utf8_lossy(&body).into_owned())
+        };
+        match tokio::time::timeout(Duration::from_secs(3), attempt).await {
+            Ok(Ok(body)) if body.contains(&get.body_has) => return None,
+            Ok(Ok(body)) => last = format!("response {body:?}"),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = "timed out".into(),
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Some(format!("GET 127.0.0.1:{} never returned {:?}: {last}", get.port, get.body_has))
+}
+
+async fn run_piped(
+    mut cmd: tokio::process::Command,
+    stdin: Option<String>,
+    timeout: Duration,
+    signal: Option<&SignalAt>,
+) -> Result<Outcome> {
+    use tokio::io::AsyncWriteExt;
+    let started = Instant::now();
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().context("starting krun")?;
+    schedule_signal(child.id(), signal);
+    let mut input = child.stdin.take().context("stdin")?;
+    let text = stdin.unwrap_or_default();
+    tokio::spawn(async move {
+        let _ = input.write_all(text.as_bytes()).await;
+        let _ = input.shutdown().await;
+    });
+    let output = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .map_err(|_| anyhow::anyhow!("krun did not finish within {timeout:?}"))??;
+    Ok(Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Runs under a pseudo-terminal: everything krun writes is `stdout`; `typed` is written after
+/// `after`.
+async fn run_pty(
+    mut cmd: tokio::process::Command,
+    typed: Option<String>,
+    after: Duration,
+    timeout: Duration,
+    signal: Option<&SignalAt>,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    let size = nix::pty::Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = nix::pty::openpty(Some(&size), None)?;
+    let slave: OwnedFd = pty.slave;
+    cmd.stdin(Stdio::from(slave.try_clone()?))
+        .stdout(Stdio::from(slave.try_clone()?))
+        .stderr(Stdio::from(slave))
+        .env("TERM", "xterm")
+        .kill_on_drop(true);
+    // SAFETY: setsid is async-signal-safe and runs in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("starting krun under a pty")?;
+    schedule_signal(child.id(), signal);
+    drop(cmd);
+    let master = std::fs::File::from(pty.master);
+    let mut reader = master.try_clone()?;
+    let captured = Arc::new(Mutex::new(Vec::new()));
+    let sink = captured.clone();
+    let reading = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let mut writer = master;
+    if let Some(text) = typed {
+        tokio::time::sleep(after).await;
+        writer.write_all(text.as_bytes())?;
+    }
+    let status = tokio::time::timeout(timeout, child.wait())
+        .await
+        .map_err(|_| anyhow::anyhow!("krun did not finish within {timeout:?}"))??;
+    // Let the reader drain what is left, then stop it by closing our side.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(writer);
+    let _ = tokio::task::spawn_blocking(move || reading.join()).await;
+    let out = captured.lock().unwrap().clone();
+    Ok(Outcome {
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::new(),
+        elapsed: started.elapsed(),
+    })
+}
+
+fn check_expect(e: &Expect, o: &Outcome, vars: &Vars) -> Vec<String> {
+    let mut problems = Vec::new();
+    let all = format!("{}{}", o.stdout, o.stderr);
+    if let Some(code) = e.exit
+        && o.code != Some(code)
+    {
+        problems.push(format!("exit code {:?}, expected {code}", o.code));
+    }
+    if let Some(exact) = &e.stdout
+        && o.stdout != vars.apply(exact)
+    {
+        problems.push(format!("stdout {:?}, expected exactly {:?}", o.stdout, vars.apply(exact)));
+    }
+    let mut has = |what: &str, text: &str, wanted: &[String], present: bool| {
+        for w in wanted {
+            let w = vars.apply(w);
+            if text.contains(&w) != present {
+                let verb = if present { "lacks" } else { "contains" };
+                problems.push(format!("{what} {verb} {w:?}"));
+            }
+        }
+    };
+    has("stdout", &o.stdout, &e.stdout_has, true);
+    has("stdout", &o.stdout, &e.stdout_lacks, false);
+    has("stderr", &o.stderr, &e.stderr_has, true);
+    has("stderr", &o.stderr, &e.stderr_lacks, false);
+    has("output", &all, &e.output_has, true);
+    has("output", &all, &e.output_lacks, false);
+    if let Some(min) = e.min_duration_ms
+        && o.elapsed < Duration::from_millis(min)
+    {
+        problems.push(format!("took {:?}, expected at least {min}ms", o.elapsed));
+    }
+    problems
+}
+
+async fn check_objects(client: &Client, ns: &str, checks: &[ObjectCheck], vars: &Vars) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for c in checks {
+        let ar = resource(&c.kind)?;
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+        let mut params = ListParams::default();
+        if let Some(sel) = &c.selector {
+            params = params.labels(&vars.apply(sel));
+        }
+        if let Some(name) = &c.name {
+            params = params.fields(&format!("metadata.name={}", vars.apply(name)));
+        }
+        let items = api.list(&params).await?.items;
+        let prefix = c.name_prefix.as_deref().map(|p| vars.apply(p));
+        let matching = items
+            .iter()
+            .filter(|o| {
+                c.phase.as_ref().is_none_or(|phase| {
+                    o.data.pointer("/status/phase").and_then(|p| p.as_str()) == Some(phase)
+                })
+            })
+            .filter(|o| {
+                prefix.as_ref().is_none_or(|p| o.metadata.name.as_deref().unwrap_or("").starts_with(p.as_str()))
+            })
+            .count();
+        let ok = match c.count {
+            Some(n) => matching == n,
+            None => matching >= 1,
+        };
+        if !ok {
+            let names: Vec<String> = items.iter().filter_map(|o| o.metadata.name.clone()).collect();
+            problems.push(format!(
+                "{} {}{}{}: found {matching} {names:?}, expected {}",
+                c.kind,
+                c.name.as_deref().map(|n| format!("name={n} ")).unwrap_or_default(),
+                c.selector.as_deref().map(|s| format!("-l {s} ")).unwrap_or_default(),
+                c.phase.as_deref().map(|p| format!("phase={p}")).unwrap_or_default(),
+                c.count.map_or("at least 1".to_string(), |n| n.to_string()),
+            ));
+        }
+    }
+    Ok(problems)
+}
+
+async fn run_case(cluster: &Cluster, krun: &Path, scratch: &Path, name: &str, case: &Scenario) -> Result<Vec<String>> {
+    let slug: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let ns = format!("e2e-{}-{:04x}", slug.trim_matches('-'), fastrand::u16(..));
+    let project = format!("p-{}", slug.trim_matches('-'));
+    let dir = scratch.join(&ns);
+    std::fs::create_dir_all(&dir)?;
+    let vars = Vars {
+        pairs: vec![
+            ("$NS", ns.clone()),
+            ("$PROJECT", project.clone()),
+            ("$DIR", dir.display().to_string()),
+        ],
+    };
+    for (path, text) in &case.files {
+        let p = dir.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, vars.apply(text))?;
+    }
+    let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
+    let mut namespace = Namespace::default();
+    namespace.metadata.name = Some(ns.clone());
+    namespaces.create(&PostParams::default(), &namespace).await?;
+    let mut problems = Vec::new();
+    'steps: for (i, step) in case.steps.iter().enumerate() {
+        for _ in 0..step.repeat {
+            if let Some(p) = run_step(cluster, krun, &dir, &ns, &project, &vars, step).await? {
+                problems.push(format!("step {} (krun {}): {p}", i + 1, step.args.join(" ")));
+                break 'steps;
+            }
+        }
+    }
+    if cluster.real {
+        let _ = namespaces.delete(&ns, &DeleteParams::background()).await;
+    }
+    Ok(problems)
+}
+
+/// Runs one step once; `Some(problems)` when it failed.
+async fn run_step(
+    cluster: &Cluster,
+    krun: &Path,
+    dir: &Path,
+    ns: &str,
+    project: &str,
+    vars: &Vars,
+    step: &Step,
+) -> Result<Option<String>> {
+    let mut cmd = tokio::process::Command::new(krun);
+    cmd.arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .arg("-n")
+        .arg(ns)
+        .args(step.args.iter().map(|a| vars.apply(a)))
+        .current_dir(dir.join(step.cwd.as_deref().unwrap_or(".")))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("COMPOSE_PROJECT_NAME", project);
+    for (k, v) in &step.env {
+        cmd.env(k, vars.apply(v));
+    }
+    let timeout = Duration::from_secs(step.timeout_s);
+    let stdin = step.stdin.as_deref().map(|s| vars.apply(s));
+    let signal = step.signal.as_ref();
+    let run = async {
+        if step.pty {
+            let after = Duration::from_millis(step.type_after_ms);
+            run_pty(cmd, stdin, after, timeout, signal).await
+        } else {
+            run_piped(cmd, stdin, timeout, signal).await
+        }
+    };
+    let probe = async {
+        match &step.http_get {
+            Some(get) => http_probe(get).await,
+            None => None,
+        }
+    };
+    let (outcome, http_problem) = tokio::join!(run, probe);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return Ok(Some(format!("{e:#}"))),
+    };
+    let mut problems = check_expect(&step.expect, &outcome, vars);
+    problems.extend(http_problem);
+    let deadline = Instant::now() + Duration::from_secs(step.objects_within_s);
+    loop {
+        let object_problems = check_objects(&cluster.client, ns, &step.objects, vars).await?;
+        if object_problems.is_empty() || Instant::now() >= deadline {
+            problems.extend(object_problems);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    if problems.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "\n      {}\n      --- stdout:\n{}\n      --- stderr:\n{}",
+        problems.join("\n      "),
+        indent(&outcome.stdout),
+        indent(&outcome.stderr)
+    )))
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("        {l}")).collect::<Vec<_>>().join("\n")
+}
+
+fn load_cases() -> Result<Vec<(String, Scenario)>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let filter = std::env::var("KRUN_E2E_FILTER").unwrap_or_default();
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        if !name.contains(&filter) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let case: Scenario = serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        cases.push((name, case));
+    }
+    cases.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(cases)
+}
+
+#[test]
+fn scenario_files_parse() {
+    let cases = load_cases().expect("every scenario file parses");
+    for (name, case) in &cases {
+        assert!(!case.steps.is_empty(), "{name} has no steps");
+        assert!(!case.description.is_empty(), "{name} has no description");
+        for step in &case.steps {
+            for o in &step.objects {
+                resource(&o.kind).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenarios() {
+    let cases = load_cases().expect("scenario files");
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let krun = krun_binary().expect("the krun binary");
+    let cluster = start_cluster(scratch.path()).await.expect("a cluster");
+    let jobs: usize = std::env::var("KRUN_E2E_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(3);
+    let on_sim = !cluster.real;
+    let results: Vec<(String, Result<Vec<String>>, Option<String>)> = futures::stream::iter(cases.iter())
+        .map(|(name, case)| {
+            let (cluster, krun, scratch) = (&cluster, &krun, scratch.path());
+            async move {
+                let skip = case.skip.clone().or(if on_sim { case.skip_on_sim.clone() } else { None });
+                if skip.is_some() {
+                    return (name.clone(), Ok(vec![]), skip);
+                }
+                let r = run_case(cluster, krun, scratch, name, case).await;
+                (name.clone(), r, None)
+            }
+        })
+        .buffer_unordered(jobs)
+        .collect()
+        .await;
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut report = String::new();
+    let mut sorted = results;
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, result, skip) in &sorted {
+        match (result, skip) {
+            (_, Some(reason)) => {
+                skipped += 1;
+                eprintln!("SKIP {name}: {reason}");
+            }
+            (Ok(p), None) if p.is_empty() => {
+                passed += 1;
+                eprintln!("PASS {name}");
+            }
+            (Ok(p), None) => {
+                failed += 1;
+                eprintln!("FAIL {name}");
+                report.push_str(&format!("\n{name}:\n    {}\n", p.join("\n    ")));
+            }
+            (Err(e), None) => {
+                failed += 1;
+                eprintln!("FAIL {name}");
+                report.push_str(&format!("\n{name}: {e:#}\n"));
+            }
+        }
+    }
+    eprintln!("scenarios: {passed} passed, {failed} failed, {skipped} skipped");
+    assert!(failed == 0, "{failed} scenario(s) failed:{report}");
+}
