@@ -52,8 +52,9 @@ pub struct SimOptions {
     pub faults: FaultConfig,
     /// How many past watch events are kept for resuming watches (older ones get 410 Gone).
     pub watch_history: usize,
-    /// Require `Authorization: Bearer <token>` (401 otherwise); the kubeconfig carries the
-    /// token `kube-sim`, so `Some("kube-sim".into())` keeps kubectl working. `None`: no check.
+    /// Require `Authorization: Bearer <token>` (401 otherwise), to test authentication
+    /// failures with kube-rs clients. `None` (the default): no check. kubectl sends no bearer
+    /// token over plain HTTP, so kubectl-driven simulators leave this off.
     pub auth_token: Option<String>,
 }
 
@@ -212,6 +213,10 @@ fn seed(store: &Store) {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         // A fresh store cannot hold them yet, so creation cannot fail.
         let _ = store.create("namespaces", crate::api::defaults::namespace(ns));
+        let _ = store.create(
+            "serviceaccounts",
+            crate::controllers::accounts::default_account(ns),
+        );
     }
     let _ = store.create("nodes", node());
     let _ = store.create("services", kubernetes_service());

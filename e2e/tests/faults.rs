@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod};
-use krun_e2e::faults::{FaultConfig, HttpFault, StreamDrop};
+use krun_e2e::faults::{FaultConfig, Forbidden, HttpFault, StreamDrop};
 use krun_e2e::sim::SimOptions;
 use kube::Api;
 use kube::api::{ListParams, PostParams, WatchParams};
@@ -299,4 +299,59 @@ async fn the_binary_serves_with_a_fault_file_and_writes_a_kubeconfig() {
         vec!["big:*".to_string()]
     );
     child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn rbac_denials_and_missing_tokens_read_as_on_a_cluster() {
+    let cluster = Cluster::start_with(SimOptions {
+        faults: FaultConfig {
+            forbidden: vec![Forbidden {
+                verb: "create".into(),
+                resource: "pods".into(),
+                namespace: String::new(),
+            }],
+            ..Default::default()
+        },
+        auth_token: Some("kube-sim".into()),
+        ..SimOptions::default()
+    })
+    .await;
+    // The support client carries the token; one without it is refused.
+    let anonymous =
+        kube::Client::try_from(kube::Config::new(cluster.handle.url().parse().unwrap())).unwrap();
+    let (code, message) = raw(&anonymous, "GET", "/api/v1/namespaces/default/pods", "", "").await;
+    assert_eq!((code, message.as_str()), (401, "Unauthorized"));
+    let client = cluster.client.clone();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let (code, reason, message) = support::status_of(
+        pods.create(&PostParams::default(), &pod("p", "busybox:1.36"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        message,
+        "pods is forbidden: User \"kube-sim\" cannot create resource \"pods\" in API group \"\" in the namespace \"default\""
+    );
+    assert!(
+        pods.list(&ListParams::default()).await.is_ok(),
+        "list is still allowed"
+    );
+    let review = |verb: &str| {
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": {"namespace": "default", "verb": verb, "resource": "pods"}}})
+    };
+    for (verb, allowed) in [("create", false), ("get", true)] {
+        let (code, body) = raw(
+            &client,
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            "application/json",
+            &review(verb).to_string(),
+        )
+        .await;
+        assert_eq!(code, 200);
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["status"]["allowed"], allowed, "{verb}");
+    }
 }

@@ -270,10 +270,15 @@ async fn deletion_is_graceful_then_forced() {
     bounded(60, async {
         let cluster = Cluster::start().await;
         cluster
-            .create(shell_pod(
-                "polite",
-                "trap 'echo term; exit 0' TERM; while true; do sleep 0.1; done",
-            ))
+            .create({
+                let mut pod = shell_pod(
+                    "polite",
+                    "trap 'echo term; exit 0' TERM; while true; do sleep 0.1; done",
+                );
+                // A long grace, so only the trap can make the deletion quick.
+                pod["spec"]["terminationGracePeriodSeconds"] = json!(30);
+                pod
+            })
             .await;
         cluster
             .create(shell_pod(
@@ -292,7 +297,7 @@ async fn deletion_is_graceful_then_forced() {
             .unwrap();
         cluster.wait_gone("polite", 10).await;
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(2),
+            started.elapsed() < std::time::Duration::from_secs(10),
             "{:?}",
             started.elapsed()
         );
@@ -455,7 +460,11 @@ async fn failed_liveness_probes_restart_the_container() {
             .unwrap();
         // As PID 1 of its container, sleep ignores SIGTERM: SIGKILL after the grace period.
         // Only a kubelet without root has no PID namespace: there SIGTERM ends it.
-        let expected = if nix::unistd::geteuid().is_root() { 137 } else { 143 };
+        let expected = if nix::unistd::geteuid().is_root() {
+            137
+        } else {
+            143
+        };
         assert_eq!(last.exit_code, expected);
         let events = cluster.events("sick");
         assert!(
@@ -469,6 +478,122 @@ async fn failed_liveness_probes_restart_the_container() {
                 .iter()
                 .any(|e| e.starts_with("Unhealthy: Liveness probe failed")),
             "{events:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_outlive_pods_and_secrets_and_host_paths_mount() {
+    bounded(60, async {
+        let cluster = Cluster::start().await;
+        if !cluster.isolated_or_skip("claims_outlive_pods_and_secrets_and_host_paths_mount") {
+            return;
+        }
+        let sim = cluster.handle.sim();
+        sim.store
+            .create("persistentvolumeclaims", json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "data", "namespace": "default"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
+            .unwrap();
+        sim.store
+            .create("secrets", json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "creds", "namespace": "default"}, "data": {"password": "czNjcjN0"}}))
+            .unwrap();
+        let host = tempfile::tempdir().unwrap();
+        std::fs::write(host.path().join("from-host"), "host file\n").unwrap();
+        let pod = |name: &str, script: &str| {
+            json!({
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "volumes": [
+                        {"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+                        {"name": "creds", "secret": {"secretName": "creds", "defaultMode": 0o400}},
+                        {"name": "host", "hostPath": {"path": host.path().to_str().unwrap()}}],
+                    "containers": [{"name": "main", "image": "busybox:1.36", "command": ["sh", "-c", script],
+                        "volumeMounts": [
+                            {"name": "data", "mountPath": "/data"},
+                            {"name": "creds", "mountPath": "/creds"},
+                            {"name": "host", "mountPath": "/host", "readOnly": true}]}],
+                },
+            })
+        };
+        cluster.create(pod("writer", "echo kept > /data/file")).await;
+        cluster.wait("writer", 20, |p| phase(p) == "Succeeded").await;
+        cluster
+            .create(pod("reader", "cat /data/file /creds/password; echo; stat -c %a /creds/password; cat /host/from-host"))
+            .await;
+        let pod = cluster.wait("reader", 20, |p| matches!(phase(p), "Succeeded" | "Failed")).await;
+        let out = cluster.pods.logs("reader", &LogParams::default()).await.unwrap();
+        assert_eq!(phase(&pod), "Succeeded", "{out}");
+        assert_eq!(out, "kept\ns3cr3t\n400\nhost file\n");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_context_sets_the_user() {
+    bounded(60, async {
+        let cluster = Cluster::start().await;
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!(
+                "skipping security_context_sets_the_user: the kubelet needs root to switch users"
+            );
+            return;
+        }
+        let mut pod = shell_pod("user", "id; echo $$HOME; touch /scratch/mine && echo wrote");
+        pod["spec"]["securityContext"] =
+            json!({"runAsUser": 1000, "runAsGroup": 3000, "fsGroup": 2000});
+        pod["spec"]["volumes"] = json!([{"name": "scratch", "emptyDir": {}}]);
+        pod["spec"]["containers"][0]["volumeMounts"] =
+            json!([{"name": "scratch", "mountPath": "/scratch"}]);
+        cluster.create(pod).await;
+        let mut root_only = shell_pod("nonroot", "true");
+        root_only["spec"]["containers"][0]["securityContext"] = json!({"runAsNonRoot": true});
+        cluster.create(root_only).await;
+
+        let pod = cluster
+            .wait("user", 20, |p| matches!(phase(p), "Succeeded" | "Failed"))
+            .await;
+        let out = cluster
+            .pods
+            .logs("user", &LogParams::default())
+            .await
+            .unwrap();
+        assert_eq!(phase(&pod), "Succeeded", "{out}");
+        let volume_ok = if cluster.handle.sim().kubelet.isolated() {
+            "wrote\n"
+        } else {
+            ""
+        };
+        let first = out.lines().next().unwrap_or("");
+        assert!(first.starts_with("uid=1000 gid=3000 groups="), "{out}");
+        assert!(first.contains("2000"), "{out}");
+        assert!(
+            out.ends_with(&format!("/\n{volume_ok}")) || !volume_ok.is_empty(),
+            "{out}"
+        );
+
+        let pod = cluster
+            .wait("nonroot", 20, |p| {
+                waiting_reason(p, "main") == Some("CreateContainerConfigError")
+            })
+            .await;
+        let message = container(&pod, "main")
+            .unwrap()
+            .state
+            .clone()
+            .unwrap()
+            .waiting
+            .unwrap()
+            .message
+            .unwrap();
+        assert!(
+            message.starts_with(
+                "container has runAsNonRoot and image will run as root (pod: \"nonroot_default("
+            ),
+            "{message}"
         );
     })
     .await;

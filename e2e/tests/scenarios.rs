@@ -4,8 +4,9 @@
 //!
 //! A case is a list of steps; each step runs `krun --kubeconfig K -n NS ARGS…` in the case's
 //! project directory (its `files`), with its environment, stdin or a pseudo-terminal, and checks
-//! the exit code, output and the objects left in the namespace. `$NS`, `$PROJECT` and `$DIR`
-//! are replaced in arguments, environment, files, stdin and expectations.
+//! the exit code, output and the objects left in the namespace. `$NS`, `$PROJECT`, `$DIR` and
+//! `$PORT1`…`$PORT4` (free local ports) are replaced in arguments, environment, files, stdin
+//! and expectations.
 //!
 //! Knobs: `KRUN_E2E_FILTER=substring` runs matching cases only; `KRUN_BIN=path` uses that
 //! binary instead of building `krun`; `KRUN_E2E_JOBS=n` cases at once (default 3).
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::{Api, Client, Config};
 use serde::Deserialize;
@@ -107,8 +108,8 @@ struct SignalAt {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HttpGet {
-    /// Local port.
-    port: u16,
+    /// Local port (a number or `$PORTn`).
+    port: String,
     /// Text the response must contain.
     body_has: String,
     /// Keep trying this long.
@@ -282,7 +283,9 @@ impl Vars {
 
 /// Sends `signal` to the child after its delay (a no-op without one).
 fn schedule_signal(pid: Option<u32>, signal: Option<&SignalAt>) {
-    let (Some(pid), Some(at)) = (pid, signal) else { return };
+    let (Some(pid), Some(at)) = (pid, signal) else {
+        return;
+    };
     let sig = match at.name.as_str() {
         "INT" => nix::sys::signal::Signal::SIGINT,
         "HUP" => nix::sys::signal::Signal::SIGHUP,
@@ -297,14 +300,19 @@ fn schedule_signal(pid: Option<u32>, signal: Option<&SignalAt>) {
 
 /// Polls `http://127.0.0.1:port/` until the body has the text; the result is a problem or
 /// nothing.
-async fn http_probe(get: &HttpGet) -> Option<String> {
+async fn http_probe(get: &HttpGet, vars: &Vars) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port: u16 = match vars.apply(&get.port).parse() {
+        Ok(p) => p,
+        Err(_) => return Some(format!("http_get port {:?} is not a number", get.port)),
+    };
     let deadline = Instant::now() + Duration::from_millis(get.within_ms);
     let mut last = String::from("no attempt");
     while Instant::now() < deadline {
         let attempt = async {
-            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", get.port)).await?;
-            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").await?;
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+            s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                .await?;
             let mut body = Vec::new();
             s.read_to_end(&mut body).await?;
             Ok::<_, std::io::Error>(String::from_utf8_lossy(&body).into_owned())
@@ -317,7 +325,10 @@ async fn http_probe(get: &HttpGet) -> Option<String> {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    Some(format!("GET 127.0.0.1:{} never returned {:?}: {last}", get.port, get.body_has))
+    Some(format!(
+        "GET 127.0.0.1:{port} never returned {:?}: {last}",
+        get.body_has
+    ))
 }
 
 async fn run_piped(
@@ -429,7 +440,11 @@ fn check_expect(e: &Expect, o: &Outcome, vars: &Vars) -> Vec<String> {
     if let Some(exact) = &e.stdout
         && o.stdout != vars.apply(exact)
     {
-        problems.push(format!("stdout {:?}, expected exactly {:?}", o.stdout, vars.apply(exact)));
+        problems.push(format!(
+            "stdout {:?}, expected exactly {:?}",
+            o.stdout,
+            vars.apply(exact)
+        ));
     }
     let mut has = |what: &str, text: &str, wanted: &[String], present: bool| {
         for w in wanted {
@@ -454,7 +469,12 @@ fn check_expect(e: &Expect, o: &Outcome, vars: &Vars) -> Vec<String> {
     problems
 }
 
-async fn check_objects(client: &Client, ns: &str, checks: &[ObjectCheck], vars: &Vars) -> Result<Vec<String>> {
+async fn check_objects(
+    client: &Client,
+    ns: &str,
+    checks: &[ObjectCheck],
+    vars: &Vars,
+) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     for c in checks {
         let ar = resource(&c.kind)?;
@@ -476,7 +496,13 @@ async fn check_objects(client: &Client, ns: &str, checks: &[ObjectCheck], vars: 
                 })
             })
             .filter(|o| {
-                prefix.as_ref().is_none_or(|p| o.metadata.name.as_deref().unwrap_or("").starts_with(p.as_str()))
+                prefix.as_ref().is_none_or(|p| {
+                    o.metadata
+                        .name
+                        .as_deref()
+                        .unwrap_or("")
+                        .starts_with(p.as_str())
+                })
             })
             .count();
         let ok = match c.count {
@@ -484,13 +510,25 @@ async fn check_objects(client: &Client, ns: &str, checks: &[ObjectCheck], vars: 
             None => matching >= 1,
         };
         if !ok {
-            let names: Vec<String> = items.iter().filter_map(|o| o.metadata.name.clone()).collect();
+            let names: Vec<String> = items
+                .iter()
+                .filter_map(|o| o.metadata.name.clone())
+                .collect();
             problems.push(format!(
                 "{} {}{}{}: found {matching} {names:?}, expected {}",
                 c.kind,
-                c.name.as_deref().map(|n| format!("name={n} ")).unwrap_or_default(),
-                c.selector.as_deref().map(|s| format!("-l {s} ")).unwrap_or_default(),
-                c.phase.as_deref().map(|p| format!("phase={p}")).unwrap_or_default(),
+                c.name
+                    .as_deref()
+                    .map(|n| format!("name={n} "))
+                    .unwrap_or_default(),
+                c.selector
+                    .as_deref()
+                    .map(|s| format!("-l {s} "))
+                    .unwrap_or_default(),
+                c.phase
+                    .as_deref()
+                    .map(|p| format!("phase={p}"))
+                    .unwrap_or_default(),
                 c.count.map_or("at least 1".to_string(), |n| n.to_string()),
             ));
         }
@@ -498,7 +536,13 @@ async fn check_objects(client: &Client, ns: &str, checks: &[ObjectCheck], vars: 
     Ok(problems)
 }
 
-async fn run_case(cluster: &Cluster, krun: &Path, scratch: &Path, name: &str, case: &Scenario) -> Result<Vec<String>> {
+async fn run_case(
+    cluster: &Cluster,
+    krun: &Path,
+    scratch: &Path,
+    name: &str,
+    case: &Scenario,
+) -> Result<Vec<String>> {
     let slug: String = name
         .to_ascii_lowercase()
         .chars()
@@ -508,13 +552,15 @@ async fn run_case(cluster: &Cluster, krun: &Path, scratch: &Path, name: &str, ca
     let project = format!("p-{}", slug.trim_matches('-'));
     let dir = scratch.join(&ns);
     std::fs::create_dir_all(&dir)?;
-    let vars = Vars {
-        pairs: vec![
-            ("$NS", ns.clone()),
-            ("$PROJECT", project.clone()),
-            ("$DIR", dir.display().to_string()),
-        ],
-    };
+    let mut pairs = vec![
+        ("$NS", ns.clone()),
+        ("$PROJECT", project.clone()),
+        ("$DIR", dir.display().to_string()),
+    ];
+    for name in ["$PORT1", "$PORT2", "$PORT3", "$PORT4"] {
+        pairs.push((name, free_port()?.to_string()));
+    }
+    let vars = Vars { pairs };
     for (path, text) in &case.files {
         let p = dir.join(path);
         if let Some(parent) = p.parent() {
@@ -525,12 +571,19 @@ async fn run_case(cluster: &Cluster, krun: &Path, scratch: &Path, name: &str, ca
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
     let mut namespace = Namespace::default();
     namespace.metadata.name = Some(ns.clone());
-    namespaces.create(&PostParams::default(), &namespace).await?;
+    namespaces
+        .create(&PostParams::default(), &namespace)
+        .await?;
+    wait_for_service_account(&cluster.client, &ns).await?;
     let mut problems = Vec::new();
     'steps: for (i, step) in case.steps.iter().enumerate() {
         for _ in 0..step.repeat {
             if let Some(p) = run_step(cluster, krun, &dir, &ns, &project, &vars, step).await? {
-                problems.push(format!("step {} (krun {}): {p}", i + 1, step.args.join(" ")));
+                problems.push(format!(
+                    "step {} (krun {}): {p}",
+                    i + 1,
+                    step.args.join(" ")
+                ));
                 break 'steps;
             }
         }
@@ -578,7 +631,7 @@ async fn run_step(
     };
     let probe = async {
         match &step.http_get {
-            Some(get) => http_probe(get).await,
+            Some(get) => http_probe(get, vars).await,
             None => None,
         }
     };
@@ -609,8 +662,32 @@ async fn run_step(
     )))
 }
 
+/// A port nothing listens on now (cases run in parallel, and so may other suites).
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Waits until the namespace's `default` ServiceAccount exists: pods cannot be created
+/// before (a real cluster's controller makes it shortly after the namespace).
+async fn wait_for_service_account(client: &Client, ns: &str) -> Result<()> {
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api.get_opt("default").await?.is_none() {
+        if Instant::now() > deadline {
+            bail!("namespace {ns} got no default ServiceAccount within 30s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 fn indent(text: &str) -> String {
-    text.lines().map(|l| format!("        {l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("        {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn load_cases() -> Result<Vec<(String, Scenario)>> {
@@ -622,12 +699,17 @@ fn load_cases() -> Result<Vec<(String, Scenario)>> {
         if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
             continue;
         }
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         if !name.contains(&filter) {
             continue;
         }
         let text = std::fs::read_to_string(&path)?;
-        let case: Scenario = serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let case: Scenario =
+            serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         cases.push((name, case));
     }
     cases.sort_by(|a, b| a.0.cmp(&b.0));
@@ -654,23 +736,31 @@ async fn scenarios() {
     let scratch = tempfile::tempdir().expect("scratch directory");
     let krun = krun_binary().expect("the krun binary");
     let cluster = start_cluster(scratch.path()).await.expect("a cluster");
-    let jobs: usize = std::env::var("KRUN_E2E_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(3);
+    let jobs: usize = std::env::var("KRUN_E2E_JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .unwrap_or(3);
     let on_sim = !cluster.real;
-    let results: Vec<(String, Result<Vec<String>>, Option<String>)> = futures::stream::iter(cases.iter())
-        .map(|(name, case)| {
-            let (cluster, krun, scratch) = (&cluster, &krun, scratch.path());
-            async move {
-                let skip = case.skip.clone().or(if on_sim { case.skip_on_sim.clone() } else { None });
-                if skip.is_some() {
-                    return (name.clone(), Ok(vec![]), skip);
+    let results: Vec<(String, Result<Vec<String>>, Option<String>)> =
+        futures::stream::iter(cases.iter())
+            .map(|(name, case)| {
+                let (cluster, krun, scratch) = (&cluster, &krun, scratch.path());
+                async move {
+                    let skip = case.skip.clone().or(if on_sim {
+                        case.skip_on_sim.clone()
+                    } else {
+                        None
+                    });
+                    if skip.is_some() {
+                        return (name.clone(), Ok(vec![]), skip);
+                    }
+                    let r = run_case(cluster, krun, scratch, name, case).await;
+                    (name.clone(), r, None)
                 }
-                let r = run_case(cluster, krun, scratch, name, case).await;
-                (name.clone(), r, None)
-            }
-        })
-        .buffer_unordered(jobs)
-        .collect()
-        .await;
+            })
+            .buffer_unordered(jobs)
+            .collect()
+            .await;
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut report = String::new();
     let mut sorted = results;

@@ -318,7 +318,10 @@ async fn exec_reports_output_and_exit_codes() {
                 .await
                 .unwrap();
             // `sh -c 'sleep 30'`, or `sleep 30` once sh has exec'd it.
-            assert!(out.ends_with("sleep 30\0") || out == "sleep\030\0", "{out:?}");
+            assert!(
+                out.ends_with("sleep 30\0") || out == "sleep\x0030\0",
+                "{out:?}"
+            );
         }
 
         let mut exec = cluster

@@ -29,12 +29,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// compose's word for it in progress lines.
-    pub fn word(self) -> &'static str {
-        match self {
-            Outcome::Created => "Created",
-            Outcome::Updated => "Recreated",
-            Outcome::Unchanged => "Running",
+    /// compose's word for it in progress lines: an unchanged workload is "Running".
+    pub fn word(self, kind: &str) -> &'static str {
+        match (self, kind) {
+            (Outcome::Created, _) => "Created",
+            (Outcome::Updated, _) => "Recreated",
+            (Outcome::Unchanged, "Deployment" | "Job") => "Running",
+            (Outcome::Unchanged, _) => "Unchanged",
         }
     }
 }
@@ -147,10 +148,7 @@ where
     };
     let mut obj = obj.clone();
     if let Some(owner) = owner {
-        obj.meta_mut()
-            .owner_references
-            .get_or_insert_with(Vec::new)
-            .push(owner.clone());
+        set_owner(obj.meta_mut(), owner);
     }
     api.patch(
         &name,
@@ -160,6 +158,19 @@ where
     .await
     .map_err(|e| conn.fail("apply", resource, e))?;
     Ok(outcome)
+}
+
+/// Points `meta` at `owner`: fills the uid of the planner's reference to it (the uid is only
+/// known once the owner exists), or adds the reference.
+fn set_owner(meta: &mut kube::api::ObjectMeta, owner: &OwnerReference) {
+    let refs = meta.owner_references.get_or_insert_with(Vec::new);
+    match refs
+        .iter_mut()
+        .find(|r| r.kind == owner.kind && r.name == owner.name)
+    {
+        Some(r) => r.uid = owner.uid.clone(),
+        None => refs.push(owner.clone()),
+    }
 }
 
 /// Deletes `service`'s finished one-shot Jobs from earlier runs (their pods go with them).
@@ -212,6 +223,29 @@ mod tests {
             ),
             ..ObjectMeta::default()
         }
+    }
+
+    #[test]
+    fn owner_uid_is_filled_in_not_duplicated() {
+        let owner = OwnerReference {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            name: "p-web-run-1".into(),
+            uid: "u-1".into(),
+            ..OwnerReference::default()
+        };
+        let mut planned = ObjectMeta {
+            owner_references: Some(vec![OwnerReference {
+                uid: String::new(),
+                ..owner.clone()
+            }]),
+            ..ObjectMeta::default()
+        };
+        set_owner(&mut planned, &owner);
+        assert_eq!(planned.owner_references, Some(vec![owner.clone()]));
+        let mut bare = ObjectMeta::default();
+        set_owner(&mut bare, &owner);
+        assert_eq!(bare.owner_references, Some(vec![owner]));
     }
 
     #[test]

@@ -74,12 +74,7 @@ async fn start_dependency(ctx: &Ctx<'_>, dep: &Dependency) -> Result<(), Cluster
     for obj in &dep.objects {
         let outcome = apply::apply(conn, project, obj, None).await?;
         let (kind, name) = apply::describe(obj);
-        let word = match (kind, outcome) {
-            ("Deployment" | "Job", Outcome::Unchanged) => "Running",
-            (_, Outcome::Unchanged) => "Unchanged",
-            (_, o) => o.word(),
-        };
-        progress.done(&format!("{kind} {name}"), word);
+        progress.done(&format!("{kind} {name}"), outcome.word(kind));
         if let (Object::Deployment(_), Outcome::Updated) = (obj, outcome) {
             ctx.rollouts
                 .record(conn, project, &dep.service, &name)

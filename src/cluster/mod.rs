@@ -97,6 +97,11 @@ pub async fn execute(
     };
     bounded(deadline, interruptible(prepare, &mut signals)).await?;
 
+    bounded(
+        deadline,
+        interruptible(one_off::prepare(conn, plan, &progress), &mut signals),
+    )
+    .await?;
     let mut created = one_off::create(conn, plan).await?;
     let mut started = false;
     let result = bounded(

@@ -45,28 +45,36 @@ pub fn the_pod(pods: &Pods) -> Option<(&String, &Pod)> {
         .or_else(|| pods.iter().next())
 }
 
+/// Applies the shared objects the one-off needs that no dependency brought (named volumes'
+/// claims, project Secrets/ConfigMaps); they outlive the run.
+pub async fn prepare(
+    conn: &Connection,
+    plan: &Plan,
+    progress: &Progress,
+) -> Result<(), ClusterError> {
+    for obj in &plan.one_off.objects {
+        let outcome = apply::apply(conn, &plan.project, obj, None).await?;
+        let (kind, name) = apply::describe(obj);
+        progress.done(&format!("{kind} {name}"), outcome.word(kind));
+    }
+    Ok(())
+}
+
 /// Creates the one-off and its owned objects. The watch starts first, so no transition of
 /// the pod is missed.
 pub async fn create(conn: &Connection, plan: &Plan) -> Result<Created, ClusterError> {
     let one_off = &plan.one_off;
-    let pp = PostParams::default();
     let (created, owner) = match &one_off.job {
         Some(job) => {
             let name = job.name_any();
-            let watch = PodWatch::start(
-                conn,
-                Selector::Labels(format!("{}={name}", labels::JOB_NAME)),
-            );
-            let made = conn
-                .api::<Job>()
-                .create(&pp, job)
-                .await
-                .map_err(|e| create_error(conn, "jobs", &name, e))?;
-            let owner = owner_ref(&made);
+            let selector = Selector::Labels(format!("{}={name}", labels::JOB_NAME));
+            let watch = PodWatch::start(conn, selector);
+            let owner = owner_ref(&create_object(conn, job).await?);
+            let is_job = true;
             (
                 Created {
                     name,
-                    is_job: true,
+                    is_job,
                     watch,
                 },
                 owner,
@@ -75,16 +83,12 @@ pub async fn create(conn: &Connection, plan: &Plan) -> Result<Created, ClusterEr
         None => {
             let name = one_off.pod.name_any();
             let watch = PodWatch::start(conn, Selector::Name(name.clone()));
-            let made = conn
-                .api::<Pod>()
-                .create(&pp, &one_off.pod)
-                .await
-                .map_err(|e| create_error(conn, "pods", &name, e))?;
-            let owner = owner_ref(&made);
+            let owner = owner_ref(&create_object(conn, &one_off.pod).await?);
+            let is_job = false;
             (
                 Created {
                     name,
-                    is_job: false,
+                    is_job,
                     watch,
                 },
                 owner,
@@ -100,14 +104,42 @@ pub async fn create(conn: &Connection, plan: &Plan) -> Result<Created, ClusterEr
     Ok(created)
 }
 
-fn create_error(conn: &Connection, plural: &str, name: &str, e: kube::Error) -> ClusterError {
-    match &e {
-        kube::Error::Api(s) if s.code == 409 => ClusterError::Config(format!(
-            "{plural}/{name} already exists in namespace \"{}\"; pick another --name, or remove \
-             the old one (krun down --remove-orphans)",
-            conn.namespace()
-        )),
-        _ => conn.fail("create", format!("{plural}/{name}"), e),
+/// How long to retry a create refused because the namespace's default ServiceAccount does not
+/// exist yet (a namespace created a moment ago).
+const SERVICE_ACCOUNT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Creates `obj`, retrying while a fresh namespace's ServiceAccount is not there yet.
+async fn create_object<K>(conn: &Connection, obj: &K) -> Result<K, ClusterError>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+{
+    let name = obj.name_any();
+    let resource = format!("{}/{name}", K::plural(&()));
+    let api = conn.api::<K>();
+    let deadline = tokio::time::Instant::now() + SERVICE_ACCOUNT_GRACE;
+    loop {
+        match api.create(&PostParams::default(), obj).await {
+            Ok(made) => return Ok(made),
+            Err(kube::Error::Api(s))
+                if s.code == 403
+                    && s.message.contains("service account")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                return Err(ClusterError::Config(format!(
+                    "{resource} already exists in namespace \"{}\"; pick another --name, or \
+                     remove the old one (krun down --remove-orphans)",
+                    conn.namespace()
+                )));
+            }
+            Err(e) => return Err(conn.fail("create", resource, e)),
+        }
     }
 }
 

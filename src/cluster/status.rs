@@ -81,6 +81,20 @@ fn stuck_in(statuses: Option<&Vec<ContainerStatus>>) -> Option<Phase> {
     })
 }
 
+/// The container that runs a service in `pod`: the one named after it, else the first (the
+/// planner sanitises names that are not DNS labels, `my_db` → `my-db`).
+pub fn main_container<'a>(pod: &'a Pod, service: &'a str) -> &'a str {
+    let containers = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default();
+    match containers.iter().find(|c| c.name == service) {
+        Some(c) => &c.name,
+        None => containers.first().map_or(service, |c| c.name.as_str()),
+    }
+}
+
 /// Where container `name` of `pod` is.
 pub fn phase(pod: &Pod, name: &str) -> Phase {
     let Some(status) = pod.status.as_ref() else {

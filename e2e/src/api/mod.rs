@@ -101,7 +101,10 @@ pub async fn handle(sim: Arc<Sim>, req: Request<Incoming>) -> Response<Body> {
         .push(method.as_str(), &path, &raw_query, &content_type, &body);
     let refusal = match &route {
         Ok(Some(target)) => refuse(&sim, &method, &path, target, &query, &authorization).await,
-        _ => unauthenticated(&sim, &authorization).or(fault(&sim, &method, &path).await),
+        _ => match unauthenticated(&sim, &authorization) {
+            Some(e) => Some(e),
+            None => fault(&sim, &method, &path).await,
+        },
     };
     let response = match refusal {
         Some(e) => e.into_response(),
@@ -193,7 +196,10 @@ async fn refuse(
         return None;
     }
     let subject = match &target.name {
-        Some(name) => format!("{} {name:?}", status::qualified(target.resource.group, target.resource.plural)),
+        Some(name) => format!(
+            "{} {name:?}",
+            status::qualified(target.resource.group, target.resource.plural)
+        ),
         None => status::qualified(target.resource.group, target.resource.plural),
     };
     let scope = if namespace.is_empty() {

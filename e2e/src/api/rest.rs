@@ -306,6 +306,25 @@ fn check_namespace(sim: &Sim, target: &Target) -> Result<(), ApiError> {
     }
 }
 
+/// The ServiceAccount admission plugin: a pod's account must exist.
+fn check_service_account(sim: &Sim, target: &Target, pod: &Value) -> Result<(), ApiError> {
+    let namespace = ns(target);
+    let account = str_at(pod, "/spec/serviceAccountName");
+    if sim
+        .store
+        .get("serviceaccounts", namespace, account)
+        .is_some()
+    {
+        return Ok(());
+    }
+    let name = str_at(pod, "/metadata/name");
+    let message = format!(
+        "pods {name:?} is forbidden: error looking up service account {namespace}/{account}: serviceaccount {account:?} not found"
+    );
+    Err(ApiError::new(403, "Forbidden", message)
+        .with_details(json!({"name": name, "kind": "pods"})))
+}
+
 fn invalid(
     target: &Target,
     object: &Value,
@@ -394,7 +413,21 @@ fn prepare_create(
 fn create(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<Body>, ApiError> {
     let mut object = decode(request)?;
     if target.resource.plural == "selfsubjectaccessreviews" {
-        object["status"] = json!({"allowed": true, "reason": "kube-sim allows everything"});
+        let attributes = &object["spec"]["resourceAttributes"];
+        let resource = match str_at(attributes, "/subresource") {
+            "" => str_at(attributes, "/resource").to_owned(),
+            sub => format!("{}/{sub}", str_at(attributes, "/resource")),
+        };
+        let denied = sim.faults.forbidden(
+            str_at(attributes, "/verb"),
+            &resource,
+            str_at(attributes, "/namespace"),
+        );
+        object["status"] = if denied {
+            json!({"allowed": false})
+        } else {
+            json!({"allowed": true, "reason": "kube-sim allows what no forbidden fault denies"})
+        };
         return Ok(json_response(201, &object));
     }
     check_type(target, &mut object)?;
@@ -411,6 +444,9 @@ fn create(sim: &Sim, target: &Target, request: &ApiRequest) -> Result<Response<B
     check_namespace(sim, &target)?;
     let manager = manager(request)?;
     prepare_create(sim, &target, &mut object, Some(&manager))?;
+    if target.resource.plural == "pods" {
+        check_service_account(sim, &target, &object)?;
+    }
     if dry_run(request)? {
         return Ok(with_warnings(json_response(201, &object), &warnings));
     }

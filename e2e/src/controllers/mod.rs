@@ -1,10 +1,12 @@
-//! The control plane's loops: garbage collector, namespace deletion, scheduler, Deployment,
+//! The control plane's loops: garbage collector, namespace deletion, service accounts,
+//! scheduler, Deployment,
 //! ReplicaSet, Job (+ TTL) and PVC binder, and the event recorder they share with the kubelet.
 //!
 //! One task runs every controller in turn whenever the store changes (and every half second,
 //! for time-based work: Job deadlines, backoff and TTLs). Controllers read the store and write
 //! only real changes, so a pass that finds nothing to do writes nothing and the loop settles.
 
+pub mod accounts;
 pub mod events;
 pub mod gc;
 pub mod jobs;
@@ -45,6 +47,7 @@ pub async fn run(sim: Arc<Sim>) {
 /// One pass of every controller.
 pub fn pass(sim: &Sim) {
     gc::reconcile(&sim.store);
+    accounts::reconcile(&sim.store);
     volumes::reconcile(sim);
     scheduler::reconcile(sim);
     workloads::reconcile(sim);

@@ -248,12 +248,13 @@ pub fn command_line(container: &Value, image: &ImageConfig, vars: &Vars) -> Vec<
 }
 
 /// The process environment: image `ENV`, then the container's variables, then what the
-/// runtime adds when missing (`HOSTNAME`, `TERM` for a TTY, `HOME`).
+/// runtime adds when missing (`HOSTNAME`, `TERM` for a TTY, `HOME`: the user's home).
 pub fn process_env(
     image: &ImageConfig,
     vars: &Vars,
     hostname: &str,
     tty: bool,
+    home: &str,
 ) -> Vec<(OsString, OsString)> {
     let mut merged: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let set = |merged: &mut Vec<(Vec<u8>, Vec<u8>)>, name: Vec<u8>, value: Vec<u8>| match merged
@@ -282,7 +283,7 @@ pub fn process_env(
         set(&mut merged, name.clone(), value.clone());
     }
     if !merged.iter().any(|(k, _)| k == b"HOME") {
-        merged.push((b"HOME".to_vec(), b"/root".to_vec()));
+        merged.push((b"HOME".to_vec(), home.as_bytes().to_vec()));
     }
     merged
         .into_iter()
@@ -323,7 +324,7 @@ mod tests {
         assert_eq!(vars[1].1, b"a-$(C)-$(A)".to_vec());
         let argv = command_line(&container, &busybox(), &vars);
         assert_eq!(argv, vec!["echo", "a-$(C)-$(A)", "p", "$HOME"]);
-        let env = process_env(&busybox(), &vars, "p", false);
+        let env = process_env(&busybox(), &vars, "p", false, "/root");
         assert!(env.contains(&("HOME".into(), "/root".into())));
         assert!(env.contains(&("HOSTNAME".into(), "p".into())));
     }

@@ -9,9 +9,11 @@
 //! live output, stdin, pty and a way to exec into it.
 //!
 //! # Caveats
-//! - No PID or network namespaces: every pod shares the host network (a container's port N is
+//! - No network namespaces: every pod shares the host network (a container's port N is
 //!   127.0.0.1:N on the host, so two pods cannot listen on the same port); pod IPs are distinct
-//!   127.0.0.x addresses; Service names resolve through `/etc/hosts` to one selected pod's IP.
+//!   127.0.0.x addresses; Service names resolve through `/etc/hosts` to one selected pod's IP
+//!   (written when the container starts). Each container does get its own PID namespace when
+//!   running as root (its command is PID 1, with PID 1's signal semantics).
 //! - Without root (or without Debian's `busybox-static` at `/bin/busybox`, or with
 //!   `KUBE_SIM_NO_ISOLATION` set), containers are plain host processes: no rootfs, no volumes,
 //!   no PID namespace, host paths and hostname (logged once).
@@ -70,6 +72,7 @@ struct ExecContext {
     workdir: String,
     host_workdir: PathBuf,
     env: Vec<(OsString, OsString)>,
+    user: Option<process::User>,
 }
 
 /// One run of a container (a container ID, in runtime terms): what the streams attach to.
@@ -289,12 +292,18 @@ impl Kubelet {
                 pid: rootfs::HostPid::for_exec(main.pid),
             },
         };
+        let mut env = context.env.clone();
+        if tty && !env.iter().any(|(k, _)| k == "TERM") {
+            // containerd's exec adds it for a terminal, as its create does.
+            env.push(("TERM".into(), "xterm".into()));
+        }
         let spec = process::Spec {
             argv,
-            env: context.env.clone(),
+            env,
             stdin,
             tty,
             sandbox,
+            user: context.user.clone(),
         };
         let (tx, rx) = mpsc::channel(64);
         let process = process::spawn(spec, &context.workdir, tx).map_err(|e| {

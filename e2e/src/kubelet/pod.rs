@@ -622,7 +622,9 @@ fn prepare(
         ));
     }
     let tty = spec["tty"].as_bool() == Some(true);
-    let env = env::process_env(image, &vars, &ctx.hostname, tty);
+    let user = run_as(ctx, &pod, spec)?;
+    let home = rootfs::home_of(user.as_ref().map_or(0, |u| u.uid));
+    let env = env::process_env(image, &vars, &ctx.hostname, tty, &home);
     let workdir = match str_at(spec, "/workingDir") {
         "" => image.working_dir.clone(),
         w => w.to_owned(),
@@ -688,6 +690,7 @@ fn prepare(
             stdin: spec["stdin"].as_bool() == Some(true),
             tty,
             sandbox,
+            user: user.clone(),
         },
         workdir: exec_workdir.clone(),
         exec: ExecContext {
@@ -695,9 +698,51 @@ fn prepare(
             workdir: exec_workdir,
             host_workdir,
             env,
+            user,
         },
         termination_log,
     })
+}
+
+/// The identity from the container's (else the pod's) `securityContext`, with the kubelet's
+/// `runAsNonRoot` checks (the busybox image runs as root). Without root the kubelet cannot
+/// switch users, so it ignores them (a documented gap of the fallback mode).
+fn run_as(ctx: &Ctx, pod: &Value, spec: &Value) -> Result<Option<process::User>, (&'static str, String)> {
+    let pod_context = &pod["spec"]["securityContext"];
+    let context = &spec["securityContext"];
+    let pick = |field: &str| context[field].as_u64().or_else(|| pod_context[field].as_u64());
+    let uid = pick("runAsUser").and_then(|u| u32::try_from(u).ok());
+    let gid = pick("runAsGroup").and_then(|g| u32::try_from(g).ok());
+    let non_root = context["runAsNonRoot"].as_bool().or_else(|| pod_context["runAsNonRoot"].as_bool());
+    let name = str_at(spec, "/name");
+    if non_root == Some(true) {
+        let why = match uid {
+            Some(0) => "container's runAsUser breaks non-root policy",
+            None => "container has runAsNonRoot and image will run as root",
+            Some(_) => "",
+        };
+        if !why.is_empty() {
+            return Err((
+                "CreateContainerConfigError",
+                format!("{why} (pod: \"{}\", container: {name})", ctx.format_pod()),
+            ));
+        }
+    }
+    let groups: Vec<u32> = pod_context["supplementalGroups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(pod_context.get("fsGroup"))
+        .filter_map(|g| g.as_u64().and_then(|g| u32::try_from(g).ok()))
+        .collect();
+    if (uid.is_none() && gid.is_none() && groups.is_empty()) || !nix::unistd::geteuid().is_root() {
+        return Ok(None);
+    }
+    Ok(Some(process::User {
+        uid: uid.unwrap_or(0),
+        gid: gid.unwrap_or(0),
+        groups,
+    }))
 }
 
 /// The container's `volumeMounts` as binds, parents before children.

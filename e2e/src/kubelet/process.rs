@@ -65,6 +65,29 @@ pub struct Spec {
     pub tty: bool,
     /// Where to run it.
     pub sandbox: Sandbox,
+    /// Whom to run it as (`securityContext`); `None` keeps root.
+    pub user: Option<User>,
+}
+
+/// A process identity from `runAsUser`/`runAsGroup`/`supplementalGroups`/`fsGroup`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// `runAsUser`.
+    pub uid: u32,
+    /// `runAsGroup` (0 when unset, the busybox image's group).
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+impl User {
+    /// Drops to this identity. Runs in the child between `fork` and `exec` (the group list
+    /// was built before the fork).
+    fn apply(&self, groups: &[nix::unistd::Gid]) -> nix::Result<()> {
+        nix::unistd::setgroups(groups)?;
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(self.gid))?;
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(self.uid))
+    }
 }
 
 /// A running (or finished) process.
@@ -236,12 +259,21 @@ pub fn spawn(
     };
     let tty = spec.tty;
     let sandbox = spec.sandbox;
+    let user = spec.user;
+    let groups: Vec<nix::unistd::Gid> = user
+        .iter()
+        .flat_map(|u| u.groups.iter().map(|g| nix::unistd::Gid::from_raw(*g)))
+        .collect();
     // SAFETY: the closure only makes async-signal-safe system calls on data prepared before
     // fork (see `Sandbox::enter`); it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            sandbox.enter(tty)
+            sandbox.enter(tty)?;
+            if let Some(user) = &user {
+                user.apply(&groups)?;
+            }
+            Ok(())
         });
     }
     let mut child = command.spawn().map_err(|e| match e.raw_os_error() {
@@ -460,6 +492,7 @@ mod tests {
                 workdir: c"/".into(),
                 pid: crate::kubelet::rootfs::HostPid::Shared,
             },
+            user: None,
         };
         (spawn(spec, "/", tx).unwrap(), rx)
     }

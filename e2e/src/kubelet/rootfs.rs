@@ -1,16 +1,15 @@
-//! Container isolation when running as root: a root filesystem per container, a private mount
-//! namespace with the pod's volumes bind-mounted, and a UTS namespace with the pod's hostname.
+//! Container isolation when running as root: a root filesystem per container, private mount,
+//! UTS and PID namespaces (see `init`), the pod's volumes bind-mounted, the pod's hostname.
 //!
-//! The image's filesystem is assembled once per node from Debian's `busybox-static`
+//! The image's filesystem is assembled once per machine from Debian's `busybox-static`
 //! (`/bin/busybox` plus one symlink per applet in `/bin`, as in the Docker Hub image); each
 //! container run gets a fresh copy (hard links), as a fresh container gets a fresh writable layer.
 //! Everything the child needs after `fork` is allocated beforehand ([`Sandbox`]), because only
 //! async-signal-safe calls are allowed between `fork` and `exec`.
 //!
 //! # Caveats
-//! No PID or network namespace: processes see the host's processes and share the host network
-//! (a container's port N is the host's 127.0.0.1:N). `/proc`, `/dev` and `/sys` are the host's,
-//! bind-mounted.
+//! No network namespace: containers share the host network (a container's port N is the host's
+//! 127.0.0.1:N). `/sys` and the device nodes in `/dev` are the host's, bind-mounted.
 
 use std::ffi::CString;
 use std::io;
@@ -56,6 +55,36 @@ fn cstring(path: &Path) -> Result<CString, RootfsError> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| RootfsError::Nul(path.to_owned()))
 }
 
+/// The busybox image's `/etc/passwd`.
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nbin:x:2:2:bin:/bin:/bin/false\nsys:x:3:3:sys:/dev:/bin/false\nsync:x:4:100:sync:/bin:/bin/sync\nmail:x:8:8:mail:/var/spool/mail:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\noperator:x:37:37:Operator:/var:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\n";
+
+/// Stand-ins for applets the Docker Hub busybox image has and Debian's `busybox-static` lacks,
+/// written with the applets it has (they are part of the "image", run inside containers only).
+const STAND_INS: [(&str, &str); 3] = [
+    (
+        "printenv",
+        "#!/bin/sh\n[ $# -eq 0 ] && exec env\nrc=0\nfor name in \"$@\"; do\n  awk -v n=\"$name\" 'BEGIN { if (n in ENVIRON) print ENVIRON[n]; else exit 1 }' || rc=1\ndone\nexit $rc\n",
+    ),
+    ("nohup", "#!/bin/sh\ntrap '' HUP\nexec \"$@\"\n"),
+    (
+        "nice",
+        "#!/bin/sh\ncase \"$1\" in -n) shift 2 ;; -n*|-[0-9]*) shift ;; esac\nexec \"$@\"\n",
+    ),
+];
+
+/// Bumped whenever the assembled image's layout changes, so cached images are rebuilt.
+const IMAGE_LAYOUT: u32 = 2;
+
+/// The home directory runc gives `uid` when `HOME` is unset: its `/etc/passwd` entry, else `/`.
+pub fn home_of(uid: u32) -> String {
+    PASSWD
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.get(2) == Some(&uid.to_string().as_str()))
+        .and_then(|f| f.get(5).map(|h| (*h).to_owned()))
+        .unwrap_or_else(|| "/".to_owned())
+}
+
 /// Whether containers can be isolated here (root, and the busybox image's binary present).
 pub fn isolation_available() -> bool {
     nix::unistd::geteuid().is_root() && Path::new(BUSYBOX).is_file()
@@ -85,7 +114,7 @@ pub fn busybox_image() -> Result<PathBuf, RootfsError> {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs());
     let cache = std::env::temp_dir().join("kube-sim-images");
-    let dir = cache.join(format!("busybox-{}-{mtime}", meta.len()));
+    let dir = cache.join(format!("busybox-{}-{mtime}-{IMAGE_LAYOUT}", meta.len()));
     if dir.is_dir() {
         return Ok(dir);
     }
@@ -121,13 +150,18 @@ fn assemble_busybox_image(dir: &Path) -> Result<(), RootfsError> {
             std::os::unix::fs::symlink("busybox", &link).map_err(io_err("symlink", &link))?;
         }
     }
+    for (name, script) in STAND_INS {
+        let path = bin.join(name);
+        if !path.exists() {
+            std::fs::write(&path, script).map_err(io_err("write", &path))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(io_err("chmod", &path))?;
+        }
+    }
     let etc = dir.join("etc");
     std::fs::create_dir_all(&etc).map_err(io_err("create", &etc))?;
     for (name, text) in [
-        (
-            "passwd",
-            "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nbin:x:2:2:bin:/bin:/bin/false\nsys:x:3:3:sys:/dev:/bin/false\nsync:x:4:100:sync:/bin:/bin/sync\nmail:x:8:8:mail:/var/spool/mail:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\noperator:x:37:37:Operator:/var:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
-        ),
+        ("passwd", PASSWD),
         (
             "group",
             "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nadm:x:4:\ntty:x:5:\ndisk:x:6:\nwheel:x:10:root\nmail:x:8:\nwww-data:x:33:\nusers:x:100:\nnogroup:x:65534:\n",
@@ -410,7 +444,11 @@ pub enum HostPid {
 impl HostPid {
     /// For a container's first process: a new namespace when running as root.
     pub fn for_container() -> Self {
-        if nix::unistd::geteuid().is_root() { HostPid::New } else { HostPid::Shared }
+        if nix::unistd::geteuid().is_root() {
+            HostPid::New
+        } else {
+            HostPid::Shared
+        }
     }
 
     /// For an exec into the container whose shim is `pid` (the same choice as at its start).
@@ -418,7 +456,8 @@ impl HostPid {
         if !nix::unistd::geteuid().is_root() {
             return HostPid::Shared;
         }
-        std::fs::File::open(format!("/proc/{pid}/ns/pid_for_children")).map_or(HostPid::Shared, HostPid::Join)
+        std::fs::File::open(format!("/proc/{pid}/ns/pid_for_children"))
+            .map_or(HostPid::Shared, HostPid::Join)
     }
 }
 
@@ -632,6 +671,13 @@ mod tests {
     fn applet_table_is_read_from_the_binary() {
         let fake = b"junk\0[\0[[\0ash\0cat\0sh\0\0more".to_vec();
         assert_eq!(applets(&fake), vec!["[", "[[", "ash", "cat", "sh"]);
+    }
+
+    #[test]
+    fn homes_come_from_the_image_passwd() {
+        assert_eq!(home_of(0), "/root");
+        assert_eq!(home_of(65534), "/home");
+        assert_eq!(home_of(1234), "/");
     }
 
     #[test]

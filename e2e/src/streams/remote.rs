@@ -10,7 +10,10 @@
 //!   container's stdin is closed and output goes on until it exits).
 //! - exec ends with `Success`, or `Failure`/`NonZeroExitCode` with
 //!   `details.causes[{reason: ExitCode, message: "N"}]`, or an `InternalError` when the command
-//!   cannot start; the status frame is always the last frame before the close.
+//!   cannot start; the status frame is always the last frame before the close, which is a
+//!   normal (1000) close. Messages are the kubelet's for v4 and the API server's stream
+//!   translator's for v5 (it re-wraps them: `command terminated with non-zero exit code:
+//!   command terminated with exit code 3`); clients should read `details.causes`.
 //! - A container that is not running: v5 gets the upgrade and then the translator's
 //!   `InternalError` (`unable to upgrade connection: container not found ("web")`) on channel 3;
 //!   v4 and the base protocol get that error as a 500 before the upgrade.
@@ -74,31 +77,58 @@ struct Streams {
     tty: bool,
 }
 
-/// What a session ends with on the error channel.
+/// What a session ends with on the error channel, as the kubelet reports it.
 enum Outcome {
+    /// Attach ended, or the command exited 0.
     Success,
+    /// The command exited non-zero: (code, Go `%v` of the command).
     Exit(i32, String),
+    /// The kubelet could not run the command (its `InternalError` text, without the prefix).
     Internal(String),
+    /// The API server could not reach a running container (v5 only: the translator's error).
+    Unreachable(String),
 }
 
-fn status_json(outcome: &Outcome) -> Value {
+fn internal_error(cause: &str) -> Value {
+    json!({
+        "metadata": {},
+        "status": "Failure",
+        "message": format!("Internal error occurred: {cause}"),
+        "reason": "InternalError",
+        "details": {"causes": [{"message": cause}]},
+        "code": 500,
+    })
+}
+
+/// The Status on the error channel. v4 clients get the kubelet's; v5 requests go through the
+/// API server's stream translator (1.30+), which re-wraps what client-go made of the kubelet's
+/// Status: the exit code survives, the message is the translator's own.
+fn status_json(outcome: &Outcome, protocol: &str) -> Value {
+    let translated = protocol == V5;
     match outcome {
         Outcome::Success => json!({"metadata": {}, "status": "Success"}),
-        Outcome::Exit(code, command) => json!({
-            "metadata": {},
-            "status": "Failure",
-            "message": format!("command terminated with non-zero exit code: error executing command {command}, exit code {code}"),
-            "reason": "NonZeroExitCode",
-            "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]},
-        }),
-        Outcome::Internal(message) => json!({
-            "metadata": {},
-            "status": "Failure",
-            "message": format!("Internal error occurred: {message}"),
-            "reason": "InternalError",
-            "details": {"causes": [{"message": message}]},
-            "code": 500,
-        }),
+        Outcome::Exit(code, command) => {
+            let message = if translated {
+                format!(
+                    "command terminated with non-zero exit code: command terminated with exit code {code}"
+                )
+            } else {
+                format!(
+                    "command terminated with non-zero exit code: error executing command {command}, exit code {code}"
+                )
+            };
+            json!({
+                "metadata": {},
+                "status": "Failure",
+                "message": message,
+                "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]},
+            })
+        }
+        Outcome::Internal(cause) if translated => {
+            internal_error(&format!("Internal error occurred: {cause}"))
+        }
+        Outcome::Internal(cause) | Outcome::Unreachable(cause) => internal_error(cause),
     }
 }
 
@@ -106,10 +136,10 @@ fn status_json(outcome: &Outcome) -> Value {
 /// base protocol.
 fn status_frame(protocol: &str, outcome: &Outcome) -> Option<Message> {
     if protocol == V5 || protocol == V4 {
-        let body = serde_json::to_vec(&status_json(outcome)).unwrap_or_default();
+        let body = serde_json::to_vec(&status_json(outcome, protocol)).unwrap_or_default();
         return Some(frame(ERROR, &body));
     }
-    let text = status_json(outcome)["message"]
+    let text = status_json(outcome, protocol)["message"]
         .as_str()
         .map(str::to_owned)?;
     Some(frame(ERROR, text.as_bytes()))
@@ -180,7 +210,7 @@ pub fn serve(
             };
             socket.send(frame(ready, &[])).await.ok()?;
             let outcome = match (kind, run) {
-                (_, None) => Outcome::Internal(not_found),
+                (_, None) => Outcome::Unreachable(not_found),
                 (Kind::Attach, Some(run)) => attach(&mut socket, protocol, &run, streams).await?,
                 (Kind::Exec, Some(_)) => {
                     let argv = command.iter().map(OsString::from).collect();
@@ -200,7 +230,7 @@ pub fn serve(
                             }
                         }
                         Err(crate::kubelet::ExecError::NotRunning(_)) => {
-                            Outcome::Internal(not_found)
+                            Outcome::Unreachable(not_found)
                         }
                         Err(e) => {
                             Outcome::Internal(format!("error executing command in container: {e}"))
@@ -384,23 +414,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_match_the_kubelet() {
+    fn statuses_match_the_kubelet_and_the_translator() {
         assert_eq!(
-            status_json(&Outcome::Success).to_string(),
+            status_json(&Outcome::Success, V5).to_string(),
             r#"{"metadata":{},"status":"Success"}"#
         );
-        let exit = status_json(&Outcome::Exit(
-            3,
-            go_list(&["sh".into(), "-c".into(), "exit 3".into()]),
-        ));
-        assert_eq!(exit["reason"], "NonZeroExitCode");
+        let command = go_list(&["sh".into(), "-c".into(), "exit 3".into()]);
+        let exit = Outcome::Exit(3, command);
+        let v4 = status_json(&exit, V4);
+        assert_eq!(v4["reason"], "NonZeroExitCode");
         assert_eq!(
-            exit["details"]["causes"][0],
+            v4["details"]["causes"][0],
             json!({"reason": "ExitCode", "message": "3"})
         );
         assert_eq!(
-            exit["message"],
+            v4["message"],
             "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3"
+        );
+        assert_eq!(
+            status_json(&exit, V5)["message"],
+            "command terminated with non-zero exit code: command terminated with exit code 3"
+        );
+        let internal = Outcome::Internal("boom".into());
+        assert_eq!(
+            status_json(&internal, V4)["message"],
+            "Internal error occurred: boom"
+        );
+        assert_eq!(
+            status_json(&internal, V5)["message"],
+            "Internal error occurred: Internal error occurred: boom"
         );
         assert!(status_frame(BASE, &Outcome::Success).is_none());
     }

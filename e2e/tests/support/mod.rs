@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt;
 pub struct Cluster {
     /// The simulator.
     pub handle: SimHandle,
-    /// A kube-rs client (namespace `default`).
+    /// A kube-rs client (namespace `default`), with the bearer token if the simulator wants one.
     pub client: kube::Client,
     /// Holds the kubeconfig's directory for the test's lifetime.
     _dir: tempfile::TempDir,
@@ -44,9 +44,11 @@ impl Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
         options.kubeconfig = Some(kubeconfig.clone());
+        let token = options.auth_token.clone();
         let handle = start(options).await.expect("kube-sim starts");
         let mut config = kube::Config::new(handle.url().parse().expect("url"));
         config.default_namespace = "default".into();
+        config.auth_info.token = token.map(Into::into);
         let client = kube::Client::try_from(config).expect("client");
         Cluster {
             handle,
