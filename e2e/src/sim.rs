@@ -1,9 +1,11 @@
 //! The simulator's shared state, its start-up and shut-down, and the body type of every response.
 //!
 //! [`start`] binds `127.0.0.1:<port>`, seeds the cluster (namespaces `default`, `kube-system`,
-//! `kube-public`, `kube-node-lease`; the node [`NODE_NAME`]), and spawns the HTTP server, the
-//! controllers (scheduler, Deployment, ReplicaSet, Job, PVC binder, garbage collector) and the
-//! kubelet (`crate::kubelet::run`). All of them share one [`Sim`] through `Arc`.
+//! `kube-public`, `kube-node-lease` with their `default` ServiceAccounts; the node
+//! [`NODE_NAME`]; the `kubernetes` Service), and runs the HTTP server, the controllers
+//! (scheduler, Deployment, ReplicaSet, Job, PVC binder, service accounts, garbage collector) and
+//! the kubelet (`crate::kubelet::run`) on a runtime of their own (thread `kube-sim`), apart from
+//! the caller's. All of them share one [`Sim`] through `Arc`.
 //!
 //! Pod deletion handshake (see also `crate::store`): the API server marks a running pod with
 //! `deletionTimestamp` + `deletionGracePeriodSeconds`; the kubelet stops its processes (SIGTERM,
@@ -12,7 +14,8 @@
 //! `gracePeriodSeconds=0`, are removed by the API server at once.
 //!
 //! Shut-down: [`SimHandle::shutdown`] (or dropping the handle) cancels [`Sim::shutdown`]; every
-//! task stops, and the kubelet kills the pods' processes when it sees the cancellation.
+//! task stops, and the kubelet kills the pods' processes when it sees the cancellation (the
+//! simulator's runtime gives them 10 s; `shutdown()` waits for that, dropping does not).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -25,7 +28,6 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::faults::{FaultConfig, Faults};
@@ -115,7 +117,8 @@ pub struct SimHandle {
     sim: Arc<Sim>,
     addr: SocketAddr,
     kubeconfig: Option<PathBuf>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Fires when the simulator's runtime has stopped.
+    done: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl SimHandle {
@@ -139,13 +142,13 @@ impl SimHandle {
         &self.sim
     }
 
-    /// Stops serving and waits (at most 10 s) for the tasks to end, the kubelet having killed
-    /// the pods' processes.
+    /// Stops serving and waits (at most about 10 s) until every task has ended, the kubelet
+    /// having killed the pods' processes.
     pub async fn shutdown(mut self) {
         self.sim.shutdown.cancel();
-        let tasks = std::mem::take(&mut self.tasks);
-        let _ =
-            tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(tasks)).await;
+        if let Some(done) = self.done.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(12), done).await;
+        }
     }
 }
 
@@ -166,6 +169,9 @@ pub enum StartError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The simulator's own runtime (or its thread) could not be started.
+    #[error("cannot start the simulator's runtime: {0}")]
+    Runtime(std::io::Error),
     /// The kubeconfig could not be written.
     #[error("cannot write kubeconfig {path}: {source}")]
     Kubeconfig {
@@ -178,8 +184,8 @@ pub enum StartError {
 
 /// Starts a simulator on 127.0.0.1 (see the module docs for what runs).
 pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
-    let listener = TcpListener::bind(("127.0.0.1", opts.port))
-        .await
+    let listener = std::net::TcpListener::bind(("127.0.0.1", opts.port))
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|source| StartError::Bind {
             port: opts.port,
             source,
@@ -195,16 +201,39 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
             }
         })?;
     }
-    let tasks = vec![
-        tokio::spawn(serve(sim.clone(), listener)),
-        tokio::spawn(crate::controllers::run(sim.clone())),
-        tokio::spawn(crate::kubelet::run(sim.clone())),
-    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(SIM_THREADS)
+        .thread_name("kube-sim")
+        .enable_all()
+        .build()
+        .map_err(StartError::Runtime)?;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let cluster = sim.clone();
+    std::thread::Builder::new()
+        .name("kube-sim".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let tasks = match TcpListener::from_std(listener) {
+                    Ok(listener) => vec![
+                        tokio::spawn(serve(cluster.clone(), listener)),
+                        tokio::spawn(crate::controllers::run(cluster.clone())),
+                        tokio::spawn(crate::kubelet::run(cluster.clone())),
+                    ],
+                    Err(_) => Vec::new(),
+                };
+                cluster.shutdown.cancelled().await;
+                let all = futures::future::join_all(tasks);
+                let _ = tokio::time::timeout(Duration::from_secs(10), all).await;
+            });
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            let _ = done_tx.send(());
+        })
+        .map_err(StartError::Runtime)?;
     Ok(SimHandle {
         sim,
         addr,
         kubeconfig: opts.kubeconfig,
-        tasks,
+        done: Some(done_rx),
     })
 }
 
@@ -245,6 +274,11 @@ fn kubernetes_service() -> Value {
         "status": {"loadBalancer": {}},
     })
 }
+
+/// Worker threads of the simulator's own runtime: it runs apart from its caller's runtime,
+/// so a test that blocks its own threads cannot stall the API server, controllers or kubelet
+/// (a real cluster does not share the client's threads either).
+const SIM_THREADS: usize = 2;
 
 /// The node object `kube-sim`: Ready, with the capacity `kubectl describe node` shows.
 fn node() -> Value {

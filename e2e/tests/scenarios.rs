@@ -41,6 +41,9 @@ struct Scenario {
     /// Project files by relative path.
     #[serde(default)]
     files: BTreeMap<String, String>,
+    /// Objects created in the namespace before the steps (as another tool would have).
+    #[serde(default)]
+    existing: Vec<serde_json::Value>,
     /// The steps, in order.
     steps: Vec<Step>,
 }
@@ -575,6 +578,9 @@ async fn run_case(
         .create(&PostParams::default(), &namespace)
         .await?;
     wait_for_service_account(&cluster.client, &ns).await?;
+    for obj in &case.existing {
+        create_existing(&cluster.client, &ns, obj, &vars).await?;
+    }
     let mut problems = Vec::new();
     'steps: for (i, step) in case.steps.iter().enumerate() {
         for _ in 0..step.repeat {
@@ -660,6 +666,22 @@ async fn run_step(
         indent(&outcome.stdout),
         indent(&outcome.stderr)
     )))
+}
+
+/// Creates one of a case's `existing` objects (kind given as the plural, e.g. `deployments`,
+/// under `kind`, the object itself under `object`).
+async fn create_existing(
+    client: &Client,
+    ns: &str,
+    spec: &serde_json::Value,
+    vars: &Vars,
+) -> Result<()> {
+    let kind = spec["kind"].as_str().context("existing[].kind")?;
+    let text = vars.apply(&serde_json::to_string(&spec["object"])?);
+    let obj: DynamicObject = serde_json::from_str(&text).context("existing[].object")?;
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource(kind)?);
+    api.create(&PostParams::default(), &obj).await?;
+    Ok(())
 }
 
 /// A port nothing listens on now (cases run in parallel, and so may other suites).

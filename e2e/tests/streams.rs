@@ -85,11 +85,7 @@ async fn attach_delivers_only_new_output_and_v5_close_ends_stdin() {
         assert_eq!(status.status.as_deref(), Some("Success"));
         attached.join().await.unwrap();
         cluster.wait("cat", 20, |p| phase(p) == "Succeeded").await;
-        let log = cluster
-            .pods
-            .logs("cat", &LogParams::default())
-            .await
-            .unwrap();
+        let log = cluster.logs("cat").await;
         assert_eq!(log, "banner\nhello\nworld\ndone\n");
     })
     .await;
@@ -138,7 +134,7 @@ async fn a_tar_attached_to_an_init_container_seeds_the_volume() {
         let status = attached.take_status().unwrap().await.unwrap();
         assert_eq!(status.status.as_deref(), Some("Success"));
         cluster.wait("synced", 20, |p| phase(p) == "Succeeded").await;
-        let out = cluster.pods.logs("synced", &LogParams::default()).await.unwrap();
+        let out = cluster.logs("synced").await;
         assert_eq!(out, "from the tar\n");
     })
     .await;
@@ -237,6 +233,9 @@ async fn tty_attach_resizes_the_pty() {
             .unwrap()
             .exit_code;
         assert_eq!(code, 4);
+        // The log holds the pty's output, with its \r\n line ends, as a kubelet logs it.
+        let log = cluster.logs("shell").await;
+        assert!(log.contains("30 100\r\n"), "{log:?}");
     })
     .await;
 }
@@ -535,6 +534,41 @@ async fn kubectl_exec_logs_and_attach_work_over_websockets() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("got hello\n"), "{out:?}");
         assert!(sim.store.get("pods", "default", "once").is_none(), "--rm deletes the pod");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_kill_1_signals_the_container_command() {
+    bounded(60, async {
+        let cluster = Cluster::start().await;
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!(
+                "skipping exec_kill_1_signals_the_container_command: PID namespaces need root"
+            );
+            return;
+        }
+        // krun's signal forwarding without a TTY: `exec kill -s TERM 1`.
+        let script =
+            "trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done";
+        cluster.create(shell_pod("trapper", script)).await;
+        cluster.wait("trapper", 20, |p| phase(p) == "Running").await;
+        let mut exec = cluster
+            .pods
+            .exec(
+                "trapper",
+                ["kill", "-s", "TERM", "1"],
+                &AttachParams::default(),
+            )
+            .await
+            .unwrap();
+        let status = exec.take_status().unwrap().await.unwrap();
+        assert_eq!(status.status.as_deref(), Some("Success"), "{status:?}");
+        cluster
+            .wait("trapper", 20, |p| phase(p) == "Succeeded")
+            .await;
+        let log = cluster.logs("trapper").await;
+        assert_eq!(log, "ready\ngot TERM\n");
     })
     .await;
 }

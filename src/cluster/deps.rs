@@ -76,9 +76,15 @@ async fn start_dependency(ctx: &Ctx<'_>, dep: &Dependency) -> Result<(), Cluster
         let (kind, name) = apply::describe(obj);
         progress.done(&format!("{kind} {name}"), outcome.word(kind));
         if let (Object::Deployment(_), Outcome::Updated) = (obj, outcome) {
-            ctx.rollouts
-                .record(conn, project, &dep.service, &name)
-                .await?;
+            let record = ctx.rollouts.record(conn, project, &dep.service, &name);
+            tokio::time::timeout(ctx.timeout, record)
+                .await
+                .map_err(|_| ClusterError::WaitTimeout {
+                    what: format!("Deployment {name}"),
+                    condition: "rolled out",
+                    timeout: ctx.timeout,
+                    events: String::new(),
+                })??;
         }
     }
     Ok(())

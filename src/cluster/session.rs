@@ -141,9 +141,15 @@ pub async fn run(
         if !progress.is_quiet() {
             eprintln!("If you don't see a command prompt, try pressing enter.");
         }
+        // Raw mode only matters when keys are forwarded (`-t -i=false` only shows output).
+        let raw = match one_off.io.interactive {
+            true => Some(
+                crate::term::RawMode::enable()
+                    .map_err(|e| ClusterError::local("putting the terminal in raw mode", e))?,
+            ),
+            false => None,
+        };
         let input = one_off.io.interactive.then(stdin::spawn);
-        let raw = crate::term::RawMode::enable()
-            .map_err(|e| ClusterError::local("putting the terminal in raw mode", e))?;
         let session = attach::tty(conn, &pod, container, input);
         let end = forwarding(session, signals, &mut forwarder).await;
         drop(raw);

@@ -40,6 +40,23 @@ fn typed(resource: &str, object: &Value) -> Option<Result<Value, String>> {
     })
 }
 
+/// Whether any `resources.requests`/`limits` value (anywhere in the object) is not a quantity.
+fn has_bad_quantity(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, child)| {
+            let bad_here = key == "resources"
+                && ["requests", "limits"].iter().any(|kind| {
+                    child[kind].as_object().is_some_and(|m| {
+                        m.values().any(|q| super::validation::quantity(q).is_none())
+                    })
+                });
+            bad_here || has_bad_quantity(child)
+        }),
+        Value::Array(items) => items.iter().any(has_bad_quantity),
+        _ => false,
+    }
+}
+
 fn unknown(input: &Value, output: &Value, path: &str, found: &mut Vec<String>) {
     match (input, output) {
         (Value::Object(a), Value::Object(b)) => {
@@ -92,6 +109,11 @@ pub fn check(
         return Ok(Vec::new());
     };
     let decoded = decoded.map_err(|e| ApiError::bad_request(format!("{prefix}: {e}")))?;
+    if has_bad_quantity(object) {
+        return Err(ApiError::bad_request(format!(
+            "{prefix}: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        )));
+    }
     let mut found = Vec::new();
     unknown(object, &decoded, "", &mut found);
     let messages: Vec<String> = found

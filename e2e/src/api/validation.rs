@@ -401,6 +401,7 @@ fn container(
             }
         }
     }
+    resources(&c["resources"], &format!("{path}.resources"), errors);
     if c["image"].as_str().is_none_or(|i| i.trim().is_empty()) {
         errors.required(&format!("{path}.image"), "");
     }
@@ -472,6 +473,67 @@ fn container(
             &["Always", "IfNotPresent", "Never"],
         );
     }
+}
+
+/// Requests may not exceed limits (`requests: Invalid value: "2": must be less than or equal
+/// to cpu limit of 1`).
+fn resources(resources: &Value, path: &str, errors: &mut Errors) {
+    let Some(requests) = resources["requests"].as_object() else {
+        return;
+    };
+    for (name, request) in requests {
+        let limit = &resources["limits"][name];
+        let (Some(want), Some(cap)) = (quantity(request), quantity(limit)) else {
+            continue;
+        };
+        if want > cap {
+            let text = limit
+                .as_str()
+                .map_or_else(|| limit.to_string(), str::to_owned);
+            errors.invalid(
+                &format!("{path}.requests"),
+                request,
+                &format!("must be less than or equal to {name} limit of {text}"),
+            );
+        }
+    }
+}
+
+/// A resource quantity's value (`500m`, `1Gi`, `2e3`, `1.5`), if it parses.
+pub fn quantity(value: &Value) -> Option<f64> {
+    let text = match value {
+        Value::String(s) => s.as_str(),
+        Value::Number(n) => return n.as_f64(),
+        _ => return None,
+    };
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match suffix {
+        "" => 1.0,
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        exponent => {
+            let power: i32 = exponent.strip_prefix(['e', 'E'])?.parse().ok()?;
+            10f64.powi(power)
+        }
+    };
+    Some(number * scale)
 }
 
 fn protocol(value: &Value, field: &str, errors: &mut Errors) {
@@ -653,6 +715,7 @@ fn job(object: &Value, old: Option<&Value>, errors: &mut Errors) {
 
 fn service(object: &Value, old: Option<&Value>, errors: &mut Errors) {
     let spec = &object["spec"];
+    labels(&spec["selector"], "spec.selector", errors);
     let kind = spec["type"].as_str().unwrap_or("ClusterIP");
     if !matches!(
         kind,
@@ -774,6 +837,25 @@ mod tests {
             .into_iter()
             .map(|c| format!("{}: {}", c.field, c.message))
             .collect()
+    }
+
+    #[test]
+    fn quantities_compare_across_suffixes() {
+        assert_eq!(quantity(&json!("500m")), Some(0.5));
+        assert_eq!(quantity(&json!("1Gi")), Some(1073741824.0));
+        assert_eq!(quantity(&json!("2e3")), Some(2000.0));
+        assert_eq!(quantity(&json!("1x")), None);
+        let got = messages(
+            "pods",
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i",
+            "resources": {"requests": {"cpu": "2", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}]}}),
+        );
+        assert_eq!(
+            got,
+            vec![
+                "spec.containers[0].resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit of 1"
+            ]
+        );
     }
 
     #[test]

@@ -189,6 +189,9 @@ impl Kubelet {
     /// A kubelet with no pods; isolates containers when running as root with busybox-static.
     pub fn new() -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
+        if COUNTER.load(Ordering::SeqCst) == 0 {
+            remove_stale_dirs();
+        }
         let dir = std::env::temp_dir().join(format!(
             "kube-sim-{}-{}",
             std::process::id(),
@@ -317,6 +320,32 @@ impl Kubelet {
             .unwrap_or_else(|p| p.into_inner())
             .push(Arc::downgrade(&process));
         Ok((process, rx))
+    }
+}
+
+/// Removes the state directories of simulators whose process is gone (killed before the
+/// kubelet could clean up); their containers died with them (parent-death signal).
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("kube-sim-"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, n)| n.parse::<u32>().ok().and(pid.parse::<i32>().ok()))
+        else {
+            continue;
+        };
+        let alive = !matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if !alive && pid != std::process::id() as i32 {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

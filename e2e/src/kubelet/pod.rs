@@ -707,13 +707,23 @@ fn prepare(
 /// The identity from the container's (else the pod's) `securityContext`, with the kubelet's
 /// `runAsNonRoot` checks (the busybox image runs as root). Without root the kubelet cannot
 /// switch users, so it ignores them (a documented gap of the fallback mode).
-fn run_as(ctx: &Ctx, pod: &Value, spec: &Value) -> Result<Option<process::User>, (&'static str, String)> {
+fn run_as(
+    ctx: &Ctx,
+    pod: &Value,
+    spec: &Value,
+) -> Result<Option<process::User>, (&'static str, String)> {
     let pod_context = &pod["spec"]["securityContext"];
     let context = &spec["securityContext"];
-    let pick = |field: &str| context[field].as_u64().or_else(|| pod_context[field].as_u64());
+    let pick = |field: &str| {
+        context[field]
+            .as_u64()
+            .or_else(|| pod_context[field].as_u64())
+    };
     let uid = pick("runAsUser").and_then(|u| u32::try_from(u).ok());
     let gid = pick("runAsGroup").and_then(|g| u32::try_from(g).ok());
-    let non_root = context["runAsNonRoot"].as_bool().or_else(|| pod_context["runAsNonRoot"].as_bool());
+    let non_root = context["runAsNonRoot"]
+        .as_bool()
+        .or_else(|| pod_context["runAsNonRoot"].as_bool());
     let name = str_at(spec, "/name");
     if non_root == Some(true) {
         let why = match uid {

@@ -83,6 +83,14 @@ impl Cluster {
         }
     }
 
+    /// The whole log of the pod's (only) container.
+    pub async fn logs(&self, name: &str) -> String {
+        self.pods
+            .logs(name, &kube::api::LogParams::default())
+            .await
+            .expect("pod log")
+    }
+
     /// The events about `name`, as `reason: message` lines.
     pub fn events(&self, name: &str) -> Vec<String> {
         let (events, _) = self
