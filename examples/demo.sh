@@ -16,5 +16,5 @@ if ! kubectl version --request-timeout=3s >/dev/null 2>&1; then
   for _ in $(seq 50); do [ -s "$KUBECONFIG" ] && break; sleep 0.1; done
 fi
 
-set -x
+echo "+ krun -f examples/demo/compose.yaml --rm web $*" >&2
 "$krun" -f examples/demo/compose.yaml --rm web "$@"

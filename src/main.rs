@@ -26,7 +26,9 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            return krun::exit::report(&anyhow::Error::new(e).context("starting the async runtime"));
+            return krun::exit::report(
+                &anyhow::Error::new(e).context("starting the async runtime"),
+            );
         }
     };
     match runtime.block_on(krun::app::run(invocation)) {

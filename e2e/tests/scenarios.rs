@@ -67,6 +67,9 @@ struct Step {
     /// `type_after_ms`.
     #[serde(default)]
     pty: bool,
+    /// More keys typed into the pty later, each after its own delay from the start.
+    #[serde(default)]
+    keys: Vec<Keys>,
     /// Delay before typing into the pty.
     #[serde(default = "default_type_after")]
     type_after_ms: u64,
@@ -85,9 +88,9 @@ struct Step {
     /// Run the step this many times (each run checked).
     #[serde(default = "one")]
     repeat: u32,
-    /// Send a signal to krun while it runs.
+    /// Signals sent to krun while it runs.
     #[serde(default)]
-    signal: Option<SignalAt>,
+    signals: Vec<SignalAt>,
     /// Talk HTTP to a local port while krun runs (port-forward checks).
     #[serde(default)]
     http_get: Option<HttpGet>,
@@ -95,6 +98,16 @@ struct Step {
 
 fn one() -> u32 {
     1
+}
+
+/// Keys typed into the pty at a point in time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keys {
+    /// When, after krun started.
+    after_ms: u64,
+    /// What.
+    text: String,
 }
 
 /// A signal sent to krun during a step.
@@ -284,21 +297,21 @@ impl Vars {
     }
 }
 
-/// Sends `signal` to the child after its delay (a no-op without one).
-fn schedule_signal(pid: Option<u32>, signal: Option<&SignalAt>) {
-    let (Some(pid), Some(at)) = (pid, signal) else {
-        return;
-    };
-    let sig = match at.name.as_str() {
-        "INT" => nix::sys::signal::Signal::SIGINT,
-        "HUP" => nix::sys::signal::Signal::SIGHUP,
-        _ => nix::sys::signal::Signal::SIGTERM,
-    };
-    let after = Duration::from_millis(at.after_ms);
-    tokio::spawn(async move {
-        tokio::time::sleep(after).await;
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
-    });
+/// Sends each signal to the child after its delay.
+fn schedule_signals(pid: Option<u32>, signals: &[SignalAt]) {
+    let Some(pid) = pid else { return };
+    for at in signals {
+        let sig = match at.name.as_str() {
+            "INT" => nix::sys::signal::Signal::SIGINT,
+            "HUP" => nix::sys::signal::Signal::SIGHUP,
+            _ => nix::sys::signal::Signal::SIGTERM,
+        };
+        let after = Duration::from_millis(at.after_ms);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+        });
+    }
 }
 
 /// Polls `http://127.0.0.1:port/` until the body has the text; the result is a problem or
@@ -338,7 +351,7 @@ async fn run_piped(
     mut cmd: tokio::process::Command,
     stdin: Option<String>,
     timeout: Duration,
-    signal: Option<&SignalAt>,
+    signals: &[SignalAt],
 ) -> Result<Outcome> {
     use tokio::io::AsyncWriteExt;
     let started = Instant::now();
@@ -347,7 +360,7 @@ async fn run_piped(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = cmd.spawn().context("starting krun")?;
-    schedule_signal(child.id(), signal);
+    schedule_signals(child.id(), signals);
     let mut input = child.stdin.take().context("stdin")?;
     let text = stdin.unwrap_or_default();
     tokio::spawn(async move {
@@ -369,10 +382,9 @@ async fn run_piped(
 /// `after`.
 async fn run_pty(
     mut cmd: tokio::process::Command,
-    typed: Option<String>,
-    after: Duration,
+    typed: Vec<(Duration, String)>,
     timeout: Duration,
-    signal: Option<&SignalAt>,
+    signals: &[SignalAt],
 ) -> Result<Outcome> {
     let started = Instant::now();
     let size = nix::pty::Winsize {
@@ -396,7 +408,7 @@ async fn run_pty(
         });
     }
     let mut child = cmd.spawn().context("starting krun under a pty")?;
-    schedule_signal(child.id(), signal);
+    schedule_signals(child.id(), signals);
     drop(cmd);
     let master = std::fs::File::from(pty.master);
     let mut reader = master.try_clone()?;
@@ -412,8 +424,8 @@ async fn run_pty(
         }
     });
     let mut writer = master;
-    if let Some(text) = typed {
-        tokio::time::sleep(after).await;
+    for (at, text) in typed {
+        tokio::time::sleep_until((started + at).into()).await;
         writer.write_all(text.as_bytes())?;
     }
     let status = tokio::time::timeout(timeout, child.wait())
@@ -626,13 +638,23 @@ async fn run_step(
     }
     let timeout = Duration::from_secs(step.timeout_s);
     let stdin = step.stdin.as_deref().map(|s| vars.apply(s));
-    let signal = step.signal.as_ref();
+    let signals = step.signals.as_slice();
     let run = async {
         if step.pty {
-            let after = Duration::from_millis(step.type_after_ms);
-            run_pty(cmd, stdin, after, timeout, signal).await
+            let first = stdin.map(|t| (Duration::from_millis(step.type_after_ms), t));
+            let later = step
+                .keys
+                .iter()
+                .map(|k| (Duration::from_millis(k.after_ms), vars.apply(&k.text)));
+            run_pty(
+                cmd,
+                first.into_iter().chain(later).collect(),
+                timeout,
+                signals,
+            )
+            .await
         } else {
-            run_piped(cmd, stdin, timeout, signal).await
+            run_piped(cmd, stdin, timeout, signals).await
         }
     };
     let probe = async {

@@ -40,20 +40,6 @@ impl Outcome {
     }
 }
 
-/// The kind and name of a planned object, for messages.
-pub fn describe(obj: &Object) -> (&'static str, String) {
-    let (kind, meta) = match obj {
-        Object::Secret(o) => ("Secret", &o.metadata),
-        Object::ConfigMap(o) => ("ConfigMap", &o.metadata),
-        Object::PersistentVolumeClaim(o) => ("PersistentVolumeClaim", &o.metadata),
-        Object::Service(o) => ("Service", &o.metadata),
-        Object::Deployment(o) => ("Deployment", &o.metadata),
-        Object::Job(o) => ("Job", &o.metadata),
-        Object::Pod(o) => ("Pod", &o.metadata),
-    };
-    (kind, meta.name.clone().unwrap_or_default())
-}
-
 /// Applies `obj` for `project`; `owner` (for objects that live only as long as the one-off)
 /// is added to its ownerReferences.
 pub async fn apply(

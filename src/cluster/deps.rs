@@ -73,7 +73,7 @@ async fn start_dependency(ctx: &Ctx<'_>, dep: &Dependency) -> Result<(), Cluster
     }
     for obj in &dep.objects {
         let outcome = apply::apply(conn, project, obj, None).await?;
-        let (kind, name) = apply::describe(obj);
+        let (kind, name) = obj.kind_and_name();
         progress.done(&format!("{kind} {name}"), outcome.word(kind));
         if let (Object::Deployment(_), Outcome::Updated) = (obj, outcome) {
             let record = ctx.rollouts.record(conn, project, &dep.service, &name);

@@ -1,18 +1,7 @@
-//! The label and annotation keys krun reads back from the cluster (the planner writes them),
-//! and the selectors built from them.
+//! The selectors krun uses to find its objects again, built from the keys the planner writes.
 
-/// Marks every object krun creates.
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-/// The value of [`MANAGED_BY`].
-pub const KRUN: &str = "krun";
-/// compose's project label.
-pub const PROJECT: &str = "com.docker.compose.project";
-/// compose's service label.
-pub const SERVICE: &str = "com.docker.compose.service";
-/// compose's one-off label: `"True"` on one-off pods, `"False"` on dependencies.
-pub const ONEOFF: &str = "com.docker.compose.oneoff";
-/// The annotation holding the service's configuration hash: equal → leave the object alone.
-pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
+pub use crate::plan::keys::{CONFIG_HASH, KRUN, MANAGED_BY, ONEOFF, PROJECT, SERVICE};
+
 /// The label the Job controller puts on a Job's pods.
 pub const JOB_NAME: &str = "batch.kubernetes.io/job-name";
 

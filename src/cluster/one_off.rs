@@ -54,7 +54,7 @@ pub async fn prepare(
 ) -> Result<(), ClusterError> {
     for obj in &plan.one_off.objects {
         let outcome = apply::apply(conn, &plan.project, obj, None).await?;
-        let (kind, name) = apply::describe(obj);
+        let (kind, name) = obj.kind_and_name();
         progress.done(&format!("{kind} {name}"), outcome.word(kind));
     }
     Ok(())

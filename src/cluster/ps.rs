@@ -48,13 +48,8 @@ fn row(pod: &Pod, project: &str) -> Row {
     let labels = pod.labels();
     let service = labels.get(labels::SERVICE).cloned().unwrap_or_default();
     let spec = pod.spec.as_ref();
-    let container = spec.and_then(|s| {
-        s.containers
-            .iter()
-            .find(|c| c.name == service)
-            .or(s.containers.first())
-    });
-    let name_of_container = container.map(|c| c.name.clone()).unwrap_or_default();
+    let name_of_container = status::main_container(pod, &service).to_string();
+    let container = spec.and_then(|s| s.containers.iter().find(|c| c.name == name_of_container));
     let has_probe = container.is_some_and(|c| c.readiness_probe.is_some());
     let (state, status, health, exit_code) = match status::phase(pod, &name_of_container) {
         _ if status::terminating(pod) => ("removing", "Terminating".to_string(), "", 0),

@@ -11,24 +11,9 @@ use serde::Serialize;
 use super::names::{LABEL_MAX, is_label_value, is_qualified_name, sanitize};
 use super::{Object, Planner};
 
-/// The label every krun object carries.
-pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-/// compose's project label.
-pub const PROJECT: &str = "com.docker.compose.project";
-/// compose's service label.
-pub const SERVICE: &str = "com.docker.compose.service";
-/// compose's one-off label (`True` / `False`).
-pub const ONEOFF: &str = "com.docker.compose.oneoff";
-/// compose's slug (an annotation: 64 hex is too long for a label value).
-pub const SLUG: &str = "com.docker.compose.slug";
-/// compose's config hash (an annotation).
-pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
-/// compose's dependency list (an annotation: it contains `:`).
-pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
-/// compose's volume label on PVCs.
-pub const VOLUME: &str = "com.docker.compose.volume";
-/// The per-run label alias Services select under `--use-aliases`.
-pub const RUN: &str = "krun.dev/run";
+pub use super::keys::{
+    CONFIG_HASH, DEPENDS_ON, KRUN, MANAGED_BY, ONEOFF, PROJECT, RUN, SERVICE, SLUG, VOLUME,
+};
 
 /// Labels and annotations of one object.
 #[derive(Debug, Clone, Default)]
@@ -118,7 +103,7 @@ impl Planner<'_> {
     pub(super) fn project_meta(&self) -> Meta {
         let loaded = self.input.loaded;
         let mut meta = Meta::default();
-        meta.labels.insert(MANAGED_BY.into(), "krun".into());
+        meta.labels.insert(MANAGED_BY.into(), KRUN.into());
         meta.labels.insert(PROJECT.into(), value_of(&loaded.name));
         if !is_label_value(&loaded.name) {
             meta.annotations.insert(PROJECT.into(), loaded.name.clone());

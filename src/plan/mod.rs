@@ -5,6 +5,7 @@
 mod command;
 mod dependencies;
 mod env;
+pub mod keys;
 mod labels;
 pub mod names;
 mod one_off;

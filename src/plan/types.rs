@@ -8,6 +8,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// Everything one `krun run` does to the cluster.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +101,27 @@ pub enum Object {
     Job(Job),
     /// The one-off pod.
     Pod(Pod),
+}
+
+impl Object {
+    /// The object's kind and metadata, for messages and checks that treat every kind alike.
+    pub fn kind_and_meta(&self) -> (&'static str, &ObjectMeta) {
+        match self {
+            Object::Secret(o) => ("Secret", &o.metadata),
+            Object::ConfigMap(o) => ("ConfigMap", &o.metadata),
+            Object::PersistentVolumeClaim(o) => ("PersistentVolumeClaim", &o.metadata),
+            Object::Service(o) => ("Service", &o.metadata),
+            Object::Deployment(o) => ("Deployment", &o.metadata),
+            Object::Job(o) => ("Job", &o.metadata),
+            Object::Pod(o) => ("Pod", &o.metadata),
+        }
+    }
+
+    /// The object's kind and name, for messages.
+    pub fn kind_and_name(&self) -> (&'static str, String) {
+        let (kind, meta) = self.kind_and_meta();
+        (kind, meta.name.clone().unwrap_or_default())
+    }
 }
 
 /// The one-off: the pod (or a Job wrapping it for `-d --rm`) and how to talk to it.

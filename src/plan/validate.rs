@@ -22,7 +22,7 @@ const ANNOTATIONS_MAX: usize = 256 * 1024;
 pub fn check(plan: &Plan) -> Vec<String> {
     let mut problems = Vec::new();
     for object in objects(plan) {
-        let (kind, meta) = kind_and_meta(&object);
+        let (kind, meta) = object.kind_and_meta();
         let name = meta.name.clone().unwrap_or_default();
         let mut p = |msg: String| problems.push(format!("{kind}/{name}: {msg}"));
         check_meta(kind, meta, &mut p);
@@ -94,18 +94,6 @@ pub fn check(plan: &Plan) -> Vec<String> {
         }
     }
     problems
-}
-
-fn kind_and_meta(object: &Object) -> (&'static str, &ObjectMeta) {
-    match object {
-        Object::Secret(o) => ("Secret", &o.metadata),
-        Object::ConfigMap(o) => ("ConfigMap", &o.metadata),
-        Object::PersistentVolumeClaim(o) => ("PersistentVolumeClaim", &o.metadata),
-        Object::Service(o) => ("Service", &o.metadata),
-        Object::Deployment(o) => ("Deployment", &o.metadata),
-        Object::Job(o) => ("Job", &o.metadata),
-        Object::Pod(o) => ("Pod", &o.metadata),
-    }
 }
 
 fn check_meta(kind: &str, meta: &ObjectMeta, p: &mut impl FnMut(String)) {
