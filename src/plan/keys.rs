@@ -15,6 +15,10 @@ pub const ONEOFF: &str = "com.docker.compose.oneoff";
 pub const SLUG: &str = "com.docker.compose.slug";
 /// compose's config hash (an annotation): equal → the object is left alone.
 pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
+/// The project directory (an annotation: it contains `/`).
+pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+/// The project's compose files (an annotation).
+pub const CONFIG_FILES: &str = "com.docker.compose.project.config_files";
 /// compose's dependency list (an annotation: it contains `:`).
 pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
 /// compose's volume label on PVCs.

@@ -12,7 +12,8 @@ use super::names::{LABEL_MAX, is_label_value, is_qualified_name, sanitize};
 use super::{Object, Planner};
 
 pub use super::keys::{
-    CONFIG_HASH, DEPENDS_ON, KRUN, MANAGED_BY, ONEOFF, PROJECT, RUN, SERVICE, SLUG, VOLUME,
+    CONFIG_FILES, CONFIG_HASH, DEPENDS_ON, KRUN, MANAGED_BY, ONEOFF, PROJECT, RUN, SERVICE, SLUG,
+    VOLUME, WORKING_DIR,
 };
 
 /// Labels and annotations of one object.
@@ -71,7 +72,9 @@ pub fn selector(project: &str, service: &str) -> BTreeMap<String, String> {
 }
 
 /// Adds the config-hash annotation to an object: sha256 of it as it is before the annotation,
-/// so the runtime can leave unchanged objects untouched.
+/// so the runtime can leave unchanged objects untouched. Where the project lives on this
+/// machine (its directory and files) is left out: the same project from another checkout
+/// leaves running dependencies alone.
 pub fn stamp(object: &mut Object) {
     match object {
         Object::Secret(o) => stamp_hash(o, |o| &mut o.metadata),
@@ -85,7 +88,15 @@ pub fn stamp(object: &mut Object) {
 }
 
 fn stamp_hash<T: Serialize>(object: &mut T, meta: fn(&mut T) -> &mut ObjectMeta) {
-    let bytes = serde_json::to_vec(&*object).unwrap_or_default();
+    let mut value = serde_json::to_value(&*object).unwrap_or_default();
+    if let Some(annotations) = value
+        .pointer_mut("/metadata/annotations")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        annotations.remove(WORKING_DIR);
+        annotations.remove(CONFIG_FILES);
+    }
+    let bytes = serde_json::to_vec(&value).unwrap_or_default();
     let hash: String = digest(&SHA256, &bytes)
         .as_ref()
         .iter()
@@ -136,19 +147,15 @@ impl Planner<'_> {
         meta.labels
             .insert(ONEOFF.into(), if oneoff { "True" } else { "False" }.into());
         let loaded = self.input.loaded;
-        meta.annotations.insert(
-            "com.docker.compose.project.working_dir".into(),
-            loaded.working_dir.display().to_string(),
-        );
+        meta.annotations
+            .insert(WORKING_DIR.into(), loaded.working_dir.display().to_string());
         let files: Vec<String> = loaded
             .compose_files
             .iter()
             .map(|f| f.display().to_string())
             .collect();
-        meta.annotations.insert(
-            "com.docker.compose.project.config_files".into(),
-            files.join(","),
-        );
+        meta.annotations
+            .insert(CONFIG_FILES.into(), files.join(","));
         meta
     }
 
@@ -217,5 +224,25 @@ mod tests {
         let (a, b) = (hash("one"), hash("two"));
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn hash_ignores_where_the_project_lives() {
+        use k8s_openapi::api::core::v1::Service;
+        let hash = |dir: &str| {
+            let mut o = Object::Service(Service {
+                metadata: ObjectMeta {
+                    annotations: Some(BTreeMap::from([
+                        (WORKING_DIR.to_string(), dir.to_string()),
+                        (CONFIG_FILES.to_string(), format!("{dir}/compose.yaml")),
+                    ])),
+                    ..ObjectMeta::default()
+                },
+                ..Service::default()
+            });
+            stamp(&mut o);
+            o.kind_and_meta().1.annotations.clone().unwrap_or_default()[CONFIG_HASH].clone()
+        };
+        assert_eq!(hash("/home/a/app"), hash("/ci/checkout/app"));
     }
 }
