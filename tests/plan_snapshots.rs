@@ -150,7 +150,32 @@ fn snapshot_text(dir: &Path) -> String {
         }
         Err(e) => format!("error: {e}\n"),
     };
-    text.replace(&dir.display().to_string(), "/project")
+    redact_hashes(&text.replace(&dir.display().to_string(), "/project"))
+}
+
+/// Config hashes cover host paths where objects hold them (hostPath mounts), so they differ
+/// between checkouts; their behaviour is unit-tested in `plan::labels`.
+fn redact_hashes(text: &str) -> String {
+    const KEY: &str = "com.docker.compose.config-hash";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at + KEY.len());
+        out.push_str(head);
+        let hex_at = tail
+            .find(|c: char| c.is_ascii_hexdigit())
+            .filter(|&i| tail[i..].len() >= 64 && tail[..i].len() <= 4);
+        match hex_at {
+            Some(i) => {
+                out.push_str(&tail[..i]);
+                out.push_str("<sha256>");
+                rest = &tail[i + 64..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
