@@ -13,7 +13,7 @@ target/release/kube-sim --kubeconfig "$work/kubeconfig" >"$work/sim.log" 2>&1 &
 sim=$!
 for _ in $(seq 100); do [ -s "$work/kubeconfig" ] && break; sleep 0.1; done
 export KUBECONFIG=$work/kubeconfig
-server=$(sed -n 's/^ *server: *//p' "$KUBECONFIG" | head -1)
+server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
 printf 'services:\n  svc: {image: busybox:1.36}\n' >"$work/compose.yaml"
 
 now_ms() { date +%s%3N; }
@@ -26,7 +26,7 @@ for i in $(seq "$n"); do
   target/release/krun -f "$work/compose.yaml" --rm -T -q svc true </dev/null
   krun_ms=$((krun_ms + $(now_ms) - t)); krun_req=$((krun_req + $(requests)))
   clear_log; t=$(now_ms)
-  kubectl run "bench-$i" --rm -i --restart=Never --image=busybox:1.36 -- true </dev/null >/dev/null
+  kubectl run "bench-$i" --rm -i --restart=Never --image=busybox:1.36 -- true </dev/null >/dev/null 2>&1
   kubectl_ms=$((kubectl_ms + $(now_ms) - t)); kubectl_req=$((kubectl_req + $(requests)))
 done
 printf '%-44s %8s %10s\n' "over $n runs" "mean ms" "requests"
