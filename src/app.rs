@@ -78,7 +78,7 @@ async fn run_one_off(
         .map(|path| {
             std::fs::read_to_string(path)
                 .map(|text| (path.clone(), text))
-                .with_context(|| format!("open {}: no such file or directory", path.display()))
+                .map_err(|e| anyhow::anyhow!("--env-from-file: open {}: {e}", path.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     // A real run plans for the namespace of the connection it will use; building the

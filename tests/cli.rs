@@ -148,3 +148,20 @@ fn run_options_before_a_subcommand_are_refused() {
     usage_error(&["--rm", "config"], "run options go after `config`");
     usage_error(&["-T", "run", "web"], "run options go after `run`");
 }
+
+#[test]
+fn a_missing_env_from_file_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  web: {image: busybox:1.36}\n",
+    )
+    .expect("compose file");
+    krun()
+        .current_dir(dir.path())
+        .args(["--dry-run", "--env-from-file", "nope.env", "web", "true"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(contains("--env-from-file: open nope.env: No such file"));
+}
