@@ -1,6 +1,7 @@
 //! The scenario suite: every `e2e/scenarios/*.yaml` case runs the real `krun` binary against
-//! kube-sim (started in-process), or against a real cluster when `KRUN_E2E_KUBECONFIG=path` is
-//! set, each case in a fresh namespace (deleted afterwards on a real cluster).
+//! kube-sim (started in-process) and, when `KRUN_E2E_KUBECONFIG=path` is set, against that
+//! real cluster too, each case in a fresh namespace (deleted afterwards on a real cluster).
+//! The two passes take turns, so neither slows the other down.
 //!
 //! A case is a list of steps; each step runs `krun --kubeconfig K -n NS ARGS…` in the case's
 //! project directory (its `files`), with its environment, stdin or a pseudo-terminal, and checks
@@ -9,7 +10,8 @@
 //! and expectations.
 //!
 //! Knobs: `KRUN_E2E_FILTER=substring` runs matching cases only; `KRUN_BIN=path` uses that
-//! binary instead of building `krun`; `KRUN_E2E_JOBS=n` cases at once (default 3).
+//! binary instead of building `krun`; `KRUN_E2E_JOBS=n` cases at once (default 3 on kube-sim,
+//! 6 on a real cluster, whose cases mostly wait).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -38,6 +40,9 @@ struct Scenario {
     /// Skip it on kube-sim only, with the reason.
     #[serde(default)]
     skip_on_sim: Option<String>,
+    /// Skip it on a real cluster only, with the reason.
+    #[serde(default)]
+    skip_on_real: Option<String>,
     /// Project files by relative path.
     #[serde(default)]
     files: BTreeMap<String, String>,
@@ -228,17 +233,20 @@ fn resource(kind: &str) -> Result<ApiResource> {
     })
 }
 
-async fn start_cluster(scratch: &Path) -> Result<Cluster> {
-    if let Ok(path) = std::env::var("KRUN_E2E_KUBECONFIG") {
-        let kc = kube::config::Kubeconfig::read_from(&path)?;
-        let config = Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-        return Ok(Cluster {
-            kubeconfig: PathBuf::from(path),
-            client: Client::try_from(config)?,
-            real: true,
-            _sim: None,
-        });
-    }
+/// A real cluster from a kubeconfig.
+async fn real_cluster(path: String) -> Result<Cluster> {
+    let kc = kube::config::Kubeconfig::read_from(&path)?;
+    let config = Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    Ok(Cluster {
+        kubeconfig: PathBuf::from(path),
+        client: Client::try_from(config)?,
+        real: true,
+        _sim: None,
+    })
+}
+
+/// kube-sim, started in-process.
+async fn kube_sim(scratch: &Path) -> Result<Cluster> {
     let kubeconfig = scratch.join("kubeconfig");
     let sim = krun_e2e::sim::start(krun_e2e::sim::SimOptions {
         kubeconfig: Some(kubeconfig.clone()),
@@ -774,27 +782,52 @@ fn scenario_files_parse() {
     }
 }
 
+/// One pass at a time: the two passes share the machine's two cores.
+static ONE_PASS_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn scenarios() {
-    let cases = load_cases().expect("scenario files");
+async fn scenarios_on_kube_sim() {
+    let _turn = ONE_PASS_AT_A_TIME.lock().await;
     let scratch = tempfile::tempdir().expect("scratch directory");
+    let cluster = kube_sim(scratch.path()).await.expect("kube-sim");
+    run_suite(&cluster, scratch.path(), 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scenarios_on_real_cluster() {
+    let Ok(path) = std::env::var("KRUN_E2E_KUBECONFIG") else {
+        eprintln!("scenarios_on_real_cluster: KRUN_E2E_KUBECONFIG is not set, no real cluster");
+        return;
+    };
+    let _turn = ONE_PASS_AT_A_TIME.lock().await;
+    let scratch = tempfile::tempdir().expect("scratch directory");
+    let cluster = real_cluster(path).await.expect("the real cluster");
+    run_suite(&cluster, scratch.path(), 6).await;
+}
+
+/// Runs every case on `cluster`, `default_jobs` at once, and fails with every failure's report.
+async fn run_suite(cluster: &Cluster, scratch: &Path, default_jobs: usize) {
+    let started = Instant::now();
+    let cases = load_cases().expect("scenario files");
     let krun = krun_binary().expect("the krun binary");
-    let cluster = start_cluster(scratch.path()).await.expect("a cluster");
     let jobs: usize = std::env::var("KRUN_E2E_JOBS")
         .ok()
         .and_then(|j| j.parse().ok())
-        .unwrap_or(3);
-    let on_sim = !cluster.real;
+        .unwrap_or(default_jobs);
+    let (on_sim, pass) = match cluster.real {
+        true => (false, "real cluster"),
+        false => (true, "kube-sim"),
+    };
     let results: Vec<(String, Result<Vec<String>>, Option<String>)> =
         futures::stream::iter(cases.iter())
             .map(|(name, case)| {
-                let (cluster, krun, scratch) = (&cluster, &krun, scratch.path());
+                let krun = &krun;
                 async move {
-                    let skip = case.skip.clone().or(if on_sim {
-                        case.skip_on_sim.clone()
-                    } else {
-                        None
-                    });
+                    let only_here = match on_sim {
+                        true => case.skip_on_sim.clone(),
+                        false => case.skip_on_real.clone(),
+                    };
+                    let skip = case.skip.clone().or(only_here);
                     if skip.is_some() {
                         return (name.clone(), Ok(vec![]), skip);
                     }
@@ -813,24 +846,27 @@ async fn scenarios() {
         match (result, skip) {
             (_, Some(reason)) => {
                 skipped += 1;
-                eprintln!("SKIP {name}: {reason}");
+                eprintln!("SKIP {name} ({pass}): {reason}");
             }
             (Ok(p), None) if p.is_empty() => {
                 passed += 1;
-                eprintln!("PASS {name}");
+                eprintln!("PASS {name} ({pass})");
             }
             (Ok(p), None) => {
                 failed += 1;
-                eprintln!("FAIL {name}");
+                eprintln!("FAIL {name} ({pass})");
                 report.push_str(&format!("\n{name}:\n    {}\n", p.join("\n    ")));
             }
             (Err(e), None) => {
                 failed += 1;
-                eprintln!("FAIL {name}");
+                eprintln!("FAIL {name} ({pass})");
                 report.push_str(&format!("\n{name}: {e:#}\n"));
             }
         }
     }
-    eprintln!("scenarios: {passed} passed, {failed} failed, {skipped} skipped");
-    assert!(failed == 0, "{failed} scenario(s) failed:{report}");
+    eprintln!(
+        "scenarios on {pass}: {passed} passed, {failed} failed, {skipped} skipped in {:.0?}",
+        started.elapsed()
+    );
+    assert!(failed == 0, "{failed} scenario(s) failed on {pass}:{report}");
 }

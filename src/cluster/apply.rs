@@ -6,6 +6,7 @@ use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
@@ -15,6 +16,7 @@ use serde::de::DeserializeOwned;
 use super::client::Connection;
 use super::error::ClusterError;
 use super::labels;
+use super::status;
 use crate::plan::Object;
 
 /// What applying one object did.
@@ -165,13 +167,24 @@ pub async fn delete_finished_jobs(
     project: &str,
     service: &str,
 ) -> Result<(), ClusterError> {
-    let api = conn.api::<Job>();
     let selector = labels::service_pods(project, service);
-    let jobs = api
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(|e| conn.fail("list", "jobs", e))?;
-    for job in jobs.items.iter().filter(|j| job_finished(j)) {
+    let params = ListParams::default().labels(&selector);
+    let (jobs, pods) = futures::try_join!(
+        async {
+            conn.api::<Job>()
+                .list(&params)
+                .await
+                .map_err(|e| conn.fail("list", "jobs", e))
+        },
+        async {
+            conn.api::<Pod>()
+                .list(&params)
+                .await
+                .map_err(|e| conn.fail("list", "pods", e))
+        },
+    )?;
+    let api = conn.api::<Job>();
+    for job in jobs.items.iter().filter(|j| job_finished(j, &pods.items)) {
         let name = job.name_any();
         match api.delete(&name, &DeleteParams::background()).await {
             Ok(_) => {}
@@ -182,15 +195,25 @@ pub async fn delete_finished_jobs(
     Ok(())
 }
 
-/// Whether a Job reached `Complete` or `Failed`.
-pub fn job_finished(job: &Job) -> bool {
-    job.status
+/// Whether a Job has finished: it says so (`Complete`/`Failed`), or its pods have all exited.
+/// The Job controller reports completion a moment after the pod's exit, which is what the
+/// previous run waited for.
+fn job_finished(job: &Job, pods: &[Pod]) -> bool {
+    let said = job
+        .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|cs| {
             cs.iter()
                 .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
-        })
+        });
+    let name = job.name_any();
+    let mut its_pods = pods
+        .iter()
+        .filter(|p| p.labels().get(labels::JOB_NAME) == Some(&name))
+        .peekable();
+    let has_pods = its_pods.peek().is_some();
+    said || (has_pods && its_pods.all(status::ended))
 }
 
 #[cfg(test)]

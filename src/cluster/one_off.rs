@@ -213,6 +213,7 @@ pub async fn wait_started(
     let subject = format!("Container {}", created.name);
     let mut copies = one_off.copies.iter();
     let mut copy = copies.next();
+    let mut settle = status::Settle::default();
     loop {
         let seen = created
             .watch
@@ -236,7 +237,7 @@ pub async fn wait_started(
                         _ => {}
                     }
                 }
-                match status::phase(pod, &one_off.container) {
+                match settle.phase(name, pod, &one_off.container) {
                     Phase::Unscheduled => {
                         progress.step(&subject, "Waiting to be scheduled");
                         None

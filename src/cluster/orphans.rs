@@ -14,6 +14,7 @@ use super::client::Connection;
 use super::down::remove;
 use super::error::ClusterError;
 use super::labels;
+use super::status;
 use crate::progress::Progress;
 
 /// Finds the project's orphans and warns about them or removes them.
@@ -65,13 +66,10 @@ pub async fn check(
     Ok(())
 }
 
+/// A one-off whose command has ended.
 fn is_finished_one_off(pod: &Pod) -> bool {
-    let one_off = pod
-        .labels()
-        .get(labels::ONEOFF)
-        .is_some_and(|v| v == "True");
-    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
-    one_off && matches!(phase, Some("Succeeded" | "Failed"))
+    let one_off = pod.labels().get(labels::ONEOFF).is_some_and(|v| v == "True");
+    one_off && status::ended(pod)
 }
 
 /// The orphan pod names, and the services that no longer exist.
@@ -107,16 +105,28 @@ mod tests {
         .unwrap()
     }
 
+    /// A one-off whose container exited while the pod's phase still says Running.
+    fn exited(name: &str, service: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {labels::SERVICE: service, labels::ONEOFF: "True"}},
+            "spec": {"containers": [{"name": service}]},
+            "status": {"phase": "Running", "containerStatuses": [{"name": service, "ready": false,
+                "restartCount": 0, "image": "i", "imageID": "",
+                "state": {"terminated": {"exitCode": 0}}}]}}))
+        .unwrap()
+    }
+
     #[test]
     fn finished_one_offs_and_removed_services_are_orphans() {
         let pods = [
             pod("p-web-run-1", "web", "True", "Succeeded"),
             pod("p-web-run-2", "web", "True", "Running"),
+            exited("p-web-run-3", "web"),
             pod("db-abc", "db", "False", "Running"),
             pod("old-abc", "old", "False", "Running"),
         ];
         let (names, gone) = find(&pods, &["web".into(), "db".into()]);
-        assert_eq!(names, vec!["p-web-run-1", "old-abc"]);
+        assert_eq!(names, vec!["p-web-run-1", "p-web-run-3", "old-abc"]);
         assert_eq!(gone.into_iter().collect::<Vec<_>>(), vec!["old"]);
     }
 }

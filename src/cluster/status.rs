@@ -1,8 +1,10 @@
 //! Reading a pod's status: where one container is in its life, and whether the pod is stuck
 //! in a way that will not resolve by waiting (image pull errors, unschedulable, crash loops).
-//! Pure functions over `Pod`, shared by dependency waits and the one-off.
+//! Pure functions over `Pod`, shared by dependency waits and the one-off, plus [`Settle`], which
+//! lets complaints that resolve by themselves (a claim still being provisioned) settle first.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 
@@ -95,6 +97,24 @@ pub fn main_container<'a>(pod: &'a Pod, service: &'a str) -> &'a str {
     }
 }
 
+/// Whether `pod`'s command has ended: its phase says so, or the container of its service has
+/// exited (the kubelet reports the phase a moment after the exit, which is what a previous run
+/// waited for).
+pub fn ended(pod: &Pod) -> bool {
+    let service = pod
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(crate::plan::keys::SERVICE))
+        .map_or("", String::as_str);
+    let pod_phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    matches!(pod_phase, Some("Succeeded" | "Failed"))
+        || matches!(
+            phase(pod, main_container(pod, service)),
+            Phase::Exited(_) | Phase::PodFailed { .. }
+        )
+}
+
 /// Where container `name` of `pod` is.
 pub fn phase(pod: &Pod, name: &str) -> Phase {
     let Some(status) = pod.status.as_ref() else {
@@ -146,6 +166,53 @@ pub fn phase(pod: &Pod, name: &str) -> Phase {
             Phase::Waiting { reason: None }
         }
         _ => Phase::Unscheduled,
+    }
+}
+
+/// How long a stuck state may last before it is final. The scheduler's first complaint about
+/// a claim that a dynamic provisioner binds a second later, a node still starting, or a
+/// Secret the kubelet has not seen yet resolve by themselves; image pull errors and crash
+/// loops do not (compose fails on them at once).
+pub fn grace(reason: &str, message: &str) -> Duration {
+    let transient = |markers: &[&str]| markers.iter().any(|m| message.contains(m));
+    match reason {
+        "Unschedulable" if transient(&["unbound immediate PersistentVolumeClaims"]) => {
+            Duration::from_secs(60)
+        }
+        "Unschedulable" if transient(&["node.kubernetes.io/not-ready", "unreachable"]) => {
+            Duration::from_secs(30)
+        }
+        "Unschedulable" | "CreateContainerConfigError" => Duration::from_secs(10),
+        _ => Duration::ZERO,
+    }
+}
+
+/// Remembers since when each pod has been stuck for the same reason, so that a stuck state is
+/// reported only once it has lasted its [`grace`].
+#[derive(Debug, Default)]
+pub struct Settle {
+    since: HashMap<(String, String), Instant>,
+}
+
+impl Settle {
+    /// [`phase`], except that a stuck state younger than its grace is the waiting it still is.
+    pub fn phase(&mut self, pod_name: &str, pod: &Pod, container: &str) -> Phase {
+        let phase = phase(pod, container);
+        let Phase::Stuck { reason, message } = &phase else {
+            self.since.retain(|(p, _), _| p != pod_name);
+            return phase;
+        };
+        let key = (pod_name.to_string(), reason.clone());
+        let since = *self.since.entry(key).or_insert_with(Instant::now);
+        if since.elapsed() >= grace(reason, message) {
+            return phase;
+        }
+        match reason.as_str() {
+            "Unschedulable" => Phase::Unscheduled,
+            _ => Phase::Waiting {
+                reason: Some(reason.clone()),
+            },
+        }
     }
 }
 
@@ -251,6 +318,18 @@ mod tests {
         );
         let evicted =
             pod(json!({"phase": "Failed", "reason": "Evicted", "message": "low on memory"}));
+        let mut settle = Settle::default();
+        assert!(matches!(
+            settle.phase("p", &pull, "web"),
+            Phase::Stuck { .. }
+        ));
+        assert_eq!(settle.phase("p", &unsched, "web"), Phase::Unscheduled);
+        let unbound = pod(json!({"phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."}]}));
+        assert_eq!(grace("Unschedulable", "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."), Duration::from_secs(60));
+        assert_eq!(settle.phase("q", &unbound, "web"), Phase::Unscheduled);
+        assert_eq!(grace("ImagePullBackOff", ""), Duration::ZERO);
         assert!(
             matches!(phase(&evicted, "web"), Phase::PodFailed { reason, .. } if reason == "Evicted")
         );

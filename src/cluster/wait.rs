@@ -114,8 +114,9 @@ async fn satisfy(
         )));
     }
     let mut watch = PodWatch::start(conn, selector(project, wait, only));
+    let mut settle = status::Settle::default();
     let verdict = watch
-        .until(|pods| judge(pods, wait))
+        .until(|pods| judge(pods, wait, &mut settle))
         .await
         .map_err(EdgeFailure::Cluster)?;
     match verdict {
@@ -146,14 +147,14 @@ enum Verdict {
 }
 
 /// Judges the current pods of a dependency against the edge; `None` keeps waiting.
-fn judge(pods: &Pods, wait: &Wait) -> Option<Verdict> {
+fn judge(pods: &Pods, wait: &Wait, settle: &mut status::Settle) -> Option<Verdict> {
     let fail = |t: String| Some(Verdict::Done(Err(EdgeFailure::Failed(t))));
     let ok = || Some(Verdict::Done(Ok(())));
     let live = pods.iter().filter(|(_, p)| !status::terminating(p));
     let mut verdict = None;
     for (name, pod) in live {
         let container = status::main_container(pod, &wait.service);
-        let phase = status::phase(pod, container);
+        let phase = settle.phase(name, pod, container);
         let crashed = status::last_exit(pod, container);
         let v = match (wait.condition, phase) {
             (_, Phase::Stuck { reason, .. })
@@ -233,6 +234,10 @@ mod tests {
         }
     }
 
+    fn verdict(pods: &Pods, w: &Wait) -> String {
+        message(judge(pods, w, &mut status::Settle::default()))
+    }
+
     fn message(v: Option<Verdict>) -> String {
         match v {
             Some(Verdict::Done(Err(EdgeFailure::Failed(t)))) => t,
@@ -250,39 +255,39 @@ mod tests {
         let just_started = json!({"running": {"startedAt": "2999-01-01T00:00:00Z"}});
         let c = Condition::Started;
         assert_eq!(
-            message(judge(&pods(running.clone(), false, None), &wait(c))),
+            verdict(&pods(running.clone(), false, None), &wait(c)),
             "ok"
         );
         let h = Condition::Healthy;
         assert_eq!(
-            message(judge(&pods(running.clone(), true, None), &wait(h))),
+            verdict(&pods(running.clone(), true, None), &wait(h)),
             "ok"
         );
         assert_eq!(
-            message(judge(&pods(running.clone(), false, None), &wait(h))),
+            verdict(&pods(running.clone(), false, None), &wait(h)),
             "container db-1 is unhealthy"
         );
         assert_eq!(
-            message(judge(&pods(just_started, false, None), &wait(h))),
+            verdict(&pods(just_started, false, None), &wait(h)),
             "waiting"
         );
         let crash = json!({"waiting": {"reason": "CrashLoopBackOff"}});
         let last = json!({"terminated": {"exitCode": 1}});
         assert_eq!(
-            message(judge(&pods(crash.clone(), false, Some(last)), &wait(h))),
+            verdict(&pods(crash.clone(), false, Some(last)), &wait(h)),
             "container db-1 exited (1)"
         );
         assert_eq!(
-            message(judge(&pods(crash, false, None), &wait(c))),
+            verdict(&pods(crash, false, None), &wait(c)),
             "stuck CrashLoopBackOff"
         );
         let done = |code: i32| json!({"terminated": {"exitCode": code}});
         let cs = Condition::CompletedSuccessfully;
-        assert_eq!(message(judge(&pods(done(0), false, None), &wait(cs))), "ok");
+        assert_eq!(verdict(&pods(done(0), false, None), &wait(cs)), "ok");
         assert_eq!(
-            message(judge(&pods(done(2), false, None), &wait(cs))),
+            verdict(&pods(done(2), false, None), &wait(cs)),
             "exit 2"
         );
-        assert_eq!(message(judge(&Pods::new(), &wait(cs))), "waiting");
+        assert_eq!(verdict(&Pods::new(), &wait(cs)), "waiting");
     }
 }
