@@ -193,6 +193,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
     let addr = listener.local_addr()?;
     let sim = Arc::new(Sim::new(&opts));
     seed(&sim.store);
+    sim.store.start_history_here();
     if let Some(path) = &opts.kubeconfig {
         crate::kubeconfig::write(path, addr, &opts.namespace).map_err(|source| {
             StartError::Kubeconfig {

@@ -440,6 +440,14 @@ impl Store {
         Ok(object)
     }
 
+    /// Starts the watch history at the current revision, as an API server's watch cache starts
+    /// at the revision it was started at: a watch from any earlier one gets `410 Gone`.
+    pub fn start_history_here(&self) {
+        let mut inner = self.lock();
+        inner.compacted = inner.rv;
+        inner.history.clear();
+    }
+
     /// The live feed of every change from now on. Lagging receivers get `RecvError::Lagged`
     /// and should end their watch (clients relist, as after a real watch drop).
     pub fn subscribe(&self) -> broadcast::Receiver<WatchEvent> {

@@ -125,7 +125,7 @@ async fn server_side_apply_owns_fields_and_refuses_to_steal_them() {
     assert_eq!((code, reason.as_str()), (409, "Conflict"));
     assert_eq!(
         message,
-        "Apply failed with 1 conflict: conflict with \"krun\" using v1: .data.a"
+        "Apply failed with 1 conflict: conflict with \"krun\": .data.a"
     );
     let forced = cms
         .patch(

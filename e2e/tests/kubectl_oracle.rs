@@ -221,7 +221,11 @@ async fn run_interactive_prints_output_and_returns_the_exit_code() {
     // Output that the container writes only after reading stdin comes after the attach, so
     // kubectl must deliver it.
     let gated = cluster
-        .kubectl(&run_args("y", "read name; echo hi $name; exit 4"), "there\n", 60)
+        .kubectl(
+            &run_args("y", "read name; echo hi $name; exit 4"),
+            "there\n",
+            60,
+        )
         .await;
     assert_eq!(gated.code, 4, "{gated:?}");
     assert!(gated.stdout.starts_with("hi there\n"), "{gated:?}");

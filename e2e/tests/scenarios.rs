@@ -868,5 +868,8 @@ async fn run_suite(cluster: &Cluster, scratch: &Path, default_jobs: usize) {
         "scenarios on {pass}: {passed} passed, {failed} failed, {skipped} skipped in {:.0?}",
         started.elapsed()
     );
-    assert!(failed == 0, "{failed} scenario(s) failed on {pass}:{report}");
+    assert!(
+        failed == 0,
+        "{failed} scenario(s) failed on {pass}:{report}"
+    );
 }

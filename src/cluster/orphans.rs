@@ -68,7 +68,10 @@ pub async fn check(
 
 /// A one-off whose command has ended.
 fn is_finished_one_off(pod: &Pod) -> bool {
-    let one_off = pod.labels().get(labels::ONEOFF).is_some_and(|v| v == "True");
+    let one_off = pod
+        .labels()
+        .get(labels::ONEOFF)
+        .is_some_and(|v| v == "True");
     one_off && status::ended(pod)
 }
 

@@ -176,6 +176,8 @@ pub fn phase(pod: &Pod, name: &str) -> Phase {
 pub fn grace(reason: &str, message: &str) -> Duration {
     let transient = |markers: &[&str]| markers.iter().any(|m| message.contains(m));
     match reason {
+        // A claim or node that does not exist will not appear by waiting.
+        "Unschedulable" if transient(&["not found"]) => Duration::ZERO,
         "Unschedulable" if transient(&["unbound immediate PersistentVolumeClaims"]) => {
             Duration::from_secs(60)
         }
@@ -327,7 +329,13 @@ mod tests {
         let unbound = pod(json!({"phase": "Pending",
             "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
                 "message": "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."}]}));
-        assert_eq!(grace("Unschedulable", "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."), Duration::from_secs(60));
+        assert_eq!(
+            grace(
+                "Unschedulable",
+                "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."
+            ),
+            Duration::from_secs(60)
+        );
         assert_eq!(settle.phase("q", &unbound, "web"), Phase::Unscheduled);
         assert_eq!(grace("ImagePullBackOff", ""), Duration::ZERO);
         assert!(

@@ -254,15 +254,9 @@ mod tests {
         let running = json!({"running": {"startedAt": "2020-01-01T00:00:00Z"}});
         let just_started = json!({"running": {"startedAt": "2999-01-01T00:00:00Z"}});
         let c = Condition::Started;
-        assert_eq!(
-            verdict(&pods(running.clone(), false, None), &wait(c)),
-            "ok"
-        );
+        assert_eq!(verdict(&pods(running.clone(), false, None), &wait(c)), "ok");
         let h = Condition::Healthy;
-        assert_eq!(
-            verdict(&pods(running.clone(), true, None), &wait(h)),
-            "ok"
-        );
+        assert_eq!(verdict(&pods(running.clone(), true, None), &wait(h)), "ok");
         assert_eq!(
             verdict(&pods(running.clone(), false, None), &wait(h)),
             "container db-1 is unhealthy"
@@ -284,10 +278,7 @@ mod tests {
         let done = |code: i32| json!({"terminated": {"exitCode": code}});
         let cs = Condition::CompletedSuccessfully;
         assert_eq!(verdict(&pods(done(0), false, None), &wait(cs)), "ok");
-        assert_eq!(
-            verdict(&pods(done(2), false, None), &wait(cs)),
-            "exit 2"
-        );
+        assert_eq!(verdict(&pods(done(2), false, None), &wait(cs)), "exit 2");
         assert_eq!(verdict(&Pods::new(), &wait(cs)), "waiting");
     }
 }

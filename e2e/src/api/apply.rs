@@ -69,7 +69,7 @@ pub fn apply(
         .unwrap_or_default();
 
     // Conflicts: fields in the applied config another manager owns, with a different value.
-    let mut conflicts: Vec<(String, String, String)> = Vec::new();
+    let mut conflicts: Vec<(String, String)> = Vec::new();
     for entry in entries
         .iter()
         .filter(|e| !is_mine(e) && e.subresource == req.subresource)
@@ -79,11 +79,7 @@ pub fn apply(
                 continue;
             }
             if managed::value_at(live, path) != managed::value_at(&applied, path) {
-                conflicts.push((
-                    entry.manager.clone(),
-                    entry.api_version.clone(),
-                    dotted(path),
-                ));
+                conflicts.push((describe(entry, live), dotted(path)));
             }
         }
     }
@@ -106,7 +102,7 @@ pub fn apply(
     for entry in entries.iter_mut().filter(|e| !is_mine(e)) {
         entry
             .fields
-            .retain(|p| !conflicts.iter().any(|(_, _, c)| *c == dotted(p)));
+            .retain(|p| !conflicts.iter().any(|(_, c)| *c == dotted(p)));
     }
     // Fields this manager applied before, no longer applies, and nobody else owns: removed.
     for path in previous.difference(&fields) {
@@ -162,30 +158,49 @@ fn dotted(path: &[String]) -> String {
     out
 }
 
-/// The API server's apply-conflict Status.
-fn conflict_error(conflicts: &[(String, String, String)]) -> ApiError {
+/// How a conflict names the other manager, as the API server prints it: `"name"` for an apply,
+/// `"name" using v1 at <time>` for an update, with the subresource when there is one.
+fn describe(entry: &Entry, live: &Value) -> String {
+    let mut text = format!("{:?}", entry.manager);
+    if !entry.subresource.is_empty() {
+        text.push_str(&format!(" with subresource {:?}", entry.subresource));
+    }
+    if entry.operation == "Update" {
+        text.push_str(&format!(" using {}", entry.api_version));
+        let time = live["metadata"]["managedFields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["manager"] == entry.manager.as_str() && m["operation"] == "Update")
+            .and_then(|m| m["time"].as_str());
+        if let Some(time) = time {
+            text.push_str(&format!(" at {time}"));
+        }
+    }
+    text
+}
+
+/// The API server's apply-conflict Status; `conflicts` are (manager as [`describe`]d, field).
+fn conflict_error(conflicts: &[(String, String)]) -> ApiError {
     let causes: Vec<Cause> = conflicts
         .iter()
-        .map(|(manager, version, field)| Cause {
+        .map(|(manager, field)| Cause {
             reason: "FieldManagerConflict",
             field: field.clone(),
-            message: format!("conflict with {manager:?} using {version}"),
+            message: format!("conflict with {manager}"),
         })
         .collect();
     let why = match conflicts {
-        [(manager, version, field)] => {
-            format!(
-                "Apply failed with 1 conflict: conflict with {manager:?} using {version}: {field}"
-            )
+        [(manager, field)] => {
+            format!("Apply failed with 1 conflict: conflict with {manager}: {field}")
         }
         many => {
             let mut text = format!("Apply failed with {} conflicts: ", many.len());
-            let mut by_manager: Vec<(&String, &String)> =
-                many.iter().map(|(m, v, _)| (m, v)).collect();
+            let mut by_manager: Vec<&String> = many.iter().map(|(m, _)| m).collect();
             by_manager.dedup();
-            for (manager, version) in by_manager {
-                text.push_str(&format!("conflicts with {manager:?} using {version}:"));
-                for (_, _, field) in many.iter().filter(|(m, _, _)| m == manager) {
+            for manager in by_manager {
+                text.push_str(&format!("conflicts with {manager}:"));
+                for (_, field) in many.iter().filter(|(m, _)| m == manager) {
                     text.push_str(&format!("\n- {field}"));
                 }
             }
@@ -247,7 +262,7 @@ mod tests {
         assert_eq!(err.code, 409);
         assert_eq!(
             err.message,
-            "Apply failed with 1 conflict: conflict with \"one\" using v1: .data.a"
+            "Apply failed with 1 conflict: conflict with \"one\": .data.a"
         );
         let forced = apply(
             Some(&shared),

@@ -330,6 +330,7 @@ fn job_spec(spec: &mut Map<String, Value>) {
     set_default(spec, "completionMode", json!("NonIndexed"));
     set_default(spec, "suspend", json!(false));
     set_default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+    set_default(spec, "manualSelector", json!(false));
 }
 
 /// A new Job's generated selector on its uid, and the labels the Job controller matches.

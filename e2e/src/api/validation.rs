@@ -755,6 +755,20 @@ fn service(object: &Value, old: Option<&Value>, errors: &mut Errors) {
                 "must be between 1 and 65535, inclusive",
             ),
         }
+        // Defaulted from `port` when unset, so a bad port is a bad targetPort too.
+        match &port["targetPort"] {
+            Value::Number(n) if !(1..=65535).contains(&n.as_i64().unwrap_or(0)) => errors.invalid(
+                &format!("{field}.targetPort"),
+                &port["targetPort"],
+                "must be between 1 and 65535, inclusive",
+            ),
+            Value::String(name) => {
+                for e in port_name(name) {
+                    errors.invalid(&format!("{field}.targetPort"), &port["targetPort"], &e);
+                }
+            }
+            _ => {}
+        }
         protocol(&port["protocol"], &format!("{field}.protocol"), errors);
     }
     if let Some(old) = old
