@@ -82,7 +82,7 @@ async fn run_one_off(
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     // A real run plans for the namespace of the connection it will use; building the
-    // connection reads the kubeconfig but sends nothing.
+    // connection reads the kubeconfig but sends nothing: input errors come before any request.
     let conn = if req.settings.dry_run {
         None
     } else {
@@ -109,6 +109,7 @@ async fn run_one_off(
         print!("{}", plan::render(&plan, req.settings.output));
         return Ok(0);
     };
+    conn.preflight().await?;
     let opts = ExecOptions {
         progress: progress_mode(&loaded, req.quiet),
         quiet_pull: req.quiet_pull,

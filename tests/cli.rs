@@ -2,6 +2,7 @@
 //! usage error, and nothing read or contacted before the flags are valid.
 
 use assert_cmd::Command;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 /// krun with no environment and no kubeconfig, in a directory with no compose file: a usage
@@ -164,4 +165,63 @@ fn a_missing_env_from_file_is_named() {
         .code(1)
         .stdout("")
         .stderr(contains("--env-from-file: open nope.env: No such file"));
+}
+
+/// Planning errors come before the first request: with a kubeconfig whose server does not
+/// answer, each is reported as the input error it is (exit 1), not as the connection error.
+#[test]
+fn planning_errors_come_before_any_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("compose.yaml"),
+        "services:\n  \
+           named: {image: busybox:1.36, user: postgres}\n  \
+           shared: {image: busybox:1.36, network_mode: \"service:plain\"}\n  \
+           secret: {image: busybox:1.36, secrets: [s]}\n  \
+           plain: {image: busybox:1.36}\n\
+         secrets:\n  s: {file: ./missing.txt}\n",
+    )
+    .expect("compose file");
+    // Port 1 on loopback: nothing listens, every request would fail with exit 125.
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n\
+         clusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\n\
+         users: [{name: u, user: {token: t}}]\n\
+         contexts: [{name: x, context: {cluster: c, user: u}}]\n",
+    )
+    .expect("kubeconfig");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "--rm", "named", "true"],
+            "user: \"postgres\" is a name",
+        ),
+        (&["run", "--rm", "shared", "true"], "network_mode"),
+        (&["run", "--rm", "secret", "true"], "cannot read"),
+        (
+            &["run", "--rm", "-v", "a:b:ro:x", "plain", "true"],
+            "mount path \"ro\" is not absolute",
+        ),
+    ];
+    for (args, message) in cases {
+        krun()
+            .current_dir(dir.path())
+            .env("KUBECONFIG", &kubeconfig)
+            .args(*args)
+            .write_stdin("")
+            .assert()
+            .code(1)
+            .stderr(contains(*message))
+            .stderr(contains("cannot reach").not());
+    }
+    // The same project with valid input does reach for the server, and says it cannot.
+    krun()
+        .current_dir(dir.path())
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["run", "--rm", "plain", "true"])
+        .write_stdin("")
+        .assert()
+        .code(125)
+        .stderr(contains("cannot reach the Kubernetes API server"));
 }

@@ -181,9 +181,8 @@ pub fn namespace_offline(kube: &KubeArgs) -> String {
     }
 }
 
-/// Builds a client for the current (or `--context`) context and checks that krun may create
-/// pods in the namespace: one request that proves the server is reachable and RBAC allows
-/// the run, so a bad setup fails before anything is created.
+/// Builds a client for the current (or `--context`) context. Reads the kubeconfig (or the
+/// in-cluster config) and sends nothing; [`Connection::preflight`] is the first request.
 pub async fn connect(kube: &KubeArgs) -> Result<Connection, ClusterError> {
     let (config, context) = match read_kubeconfig(kube)? {
         Some(kc) => {
@@ -255,8 +254,16 @@ pub async fn connect(kube: &KubeArgs) -> Result<Connection, ClusterError> {
             namespace,
         },
     };
-    check_access(&conn, "create", "pods").await?;
     Ok(conn)
+}
+
+impl Connection {
+    /// The run's first request: proves the server is reachable and that RBAC lets krun create
+    /// pods in the namespace, so a bad setup fails before anything is created. Called once the
+    /// run is planned, so input errors are reported without any request.
+    pub async fn preflight(&self) -> Result<(), ClusterError> {
+        check_access(self, "create", "pods").await
+    }
 }
 
 /// Asks the API server (SelfSubjectAccessReview) whether `verb` on `resource` is allowed in the

@@ -123,7 +123,9 @@ pub enum PlanError {
         message: String,
     },
     /// A local file the project refers to cannot be read.
-    #[error("service \"{service}\": {key}: cannot read {path}: {source}")]
+    #[error(
+        "service \"{service}\": {key}: cannot read {path} (relative paths resolve against the project directory)"
+    )]
     File {
         /// The compose service.
         service: String,

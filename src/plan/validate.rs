@@ -283,6 +283,13 @@ fn check_container(c: &Container, volumes: &HashSet<&str>, p: &mut impl FnMut(St
                 c.name, m.mount_path
             ));
         }
+        if !m.mount_path.is_empty() && !m.mount_path.starts_with('/') {
+            p(format!(
+                "container \"{}\": mount path \"{}\" is not absolute: a volume's target must \
+                 start with / (short syntax: SOURCE:TARGET[:MODE])",
+                c.name, m.mount_path
+            ));
+        }
         if let Some(sub) = &m.sub_path
             && (sub.starts_with('/') || sub.split('/').any(|s| s == ".."))
         {
