@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use indexmap::IndexMap;
 
-use crate::cli::args::OutputFormat;
 use crate::cli::request::{ConfigRequest, ProjectArgs, RunRequest};
 use crate::cli::{Invocation, Request};
 use crate::cluster::{self, ExecOptions};
 use crate::compose::{self, ConfigFormat, LoadOptions, Loaded, Selection};
 use crate::plan::{self, PlanInput, RealFiles};
 use crate::progress;
+use crate::request::OutputFormat;
 
 /// Carries out an invocation and returns the process exit code.
 pub async fn run(invocation: Invocation) -> anyhow::Result<u8> {

@@ -5,7 +5,6 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{CliError, UsageError};
 use crate::cluster::ClusterError;
 
 /// Bad usage, a bad compose file, an unknown service, an invalid flag value; also a pod that
@@ -45,17 +44,12 @@ fn cluster_code(err: &ClusterError) -> u8 {
     }
 }
 
-/// The exit code for an error, found by walking its cause chain for a known type.
+/// The exit code for an error, found by walking its cause chain for a cluster error; every
+/// other error (usage, loading, planning) is the user's input: [`USAGE`].
 pub fn code(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if cause.is::<UsageError>() || cause.is::<CliError>() {
-            return USAGE;
-        }
-        if let Some(c) = cause.downcast_ref::<ClusterError>() {
-            return cluster_code(c);
-        }
-    }
-    USAGE
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<ClusterError>())
+        .map_or(USAGE, cluster_code)
 }
 
 /// Prints `err` as one paragraph on stderr and returns its exit code.
@@ -84,6 +78,9 @@ mod tests {
             }),
             NOT_FOUND
         );
-        assert_eq!(code(&anyhow::Error::new(UsageError("bad".into()))), USAGE);
+        assert_eq!(
+            code(&anyhow::anyhow!("service \"web\": bad").context("x")),
+            USAGE
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! krun: `docker compose run` on Kubernetes.
 //!
-//! Data flows one way: [`cli`] turns argv into typed requests, [`compose`] loads the project,
+//! Data flows one way: [`cli`] turns argv into typed [`request`]s, [`compose`] loads the project,
 //! [`plan`] maps it to Kubernetes objects, [`cluster`] applies and attaches, and [`exit`] maps
 //! every outcome to a process exit code.
 
@@ -11,4 +11,5 @@ pub mod compose;
 pub mod exit;
 pub mod plan;
 pub mod progress;
+pub mod request;
 pub mod term;

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+pub use crate::request::{MountMode, OutputFormat, PsFormat};
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -288,34 +290,4 @@ pub struct DownArgs {
     /// Remove one-off pods too
     #[arg(long)]
     pub remove_orphans: bool,
-}
-
-/// A document format for `config` and `--dry-run`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// YAML
-    Yaml,
-    /// JSON
-    Json,
-}
-
-/// How `krun ps` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PsFormat {
-    /// Aligned columns
-    Table,
-    /// One JSON array
-    Json,
-}
-
-/// How bind mounts reach the pod (a cluster node does not share the user's files).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum MountMode {
-    /// Copy the host files into an emptyDir before the command starts
-    #[default]
-    Copy,
-    /// Mount the path from the node (kind extraMounts, minikube mount, single-node clusters)
-    Hostpath,
-    /// Leave bind mounts out, with a warning
-    Skip,
 }

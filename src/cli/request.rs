@@ -1,11 +1,14 @@
 //! Typed requests built from the parsed command line, with every check `docker compose run`
 //! makes before it touches anything (compose's own messages, so users can search them).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use super::args::{self, MountMode, OutputFormat, PsFormat, RunArgs};
+use super::args::{self, RunArgs};
 use crate::compose::normalize::units;
+pub use crate::request::{
+    ConfigRequest, DownRequest, EnvArg, KubeArgs, MountMode, OutputFormat, ProjectArgs, PsFormat,
+    PsRequest, PullPolicy, RunRequest, RunSettings, User,
+};
 
 /// A command-line mistake: exit 1, nothing created.
 #[derive(Debug, thiserror::Error)]
@@ -36,164 +39,6 @@ pub enum Request {
     Ps(PsRequest),
     /// Remove the project's objects.
     Down(DownRequest),
-}
-
-/// Which compose project to load: compose's global flags.
-#[derive(Debug, Clone, Default)]
-pub struct ProjectArgs {
-    /// `-f` files in order (`-` is stdin).
-    pub files: Vec<PathBuf>,
-    /// `--project-name`.
-    pub project_name: Option<String>,
-    /// `--project-directory`.
-    pub project_directory: Option<PathBuf>,
-    /// `--env-file`s.
-    pub env_files: Vec<PathBuf>,
-    /// `--profile`s.
-    pub profiles: Vec<String>,
-}
-
-/// Which cluster and namespace to talk to.
-#[derive(Debug, Clone, Default)]
-pub struct KubeArgs {
-    /// `--kubeconfig`.
-    pub kubeconfig: Option<PathBuf>,
-    /// `--context`.
-    pub context: Option<String>,
-    /// `-n/--namespace`; `None` means the context's namespace.
-    pub namespace: Option<String>,
-}
-
-/// One `-e` entry: `KEY=VAL`, `KEY=` (empty) or bare `KEY` (taken from the project environment).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnvArg {
-    /// The variable name.
-    pub key: String,
-    /// `None` for a bare `KEY`.
-    pub value: Option<String>,
-}
-
-/// A numeric `-u uid[:gid]`: Kubernetes runs containers as numbers, not names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct User {
-    /// runAsUser.
-    pub uid: i64,
-    /// runAsGroup.
-    pub gid: Option<i64>,
-}
-
-/// `--pull`, applied to every service of the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullPolicy {
-    /// `always` → imagePullPolicy Always.
-    Always,
-    /// `missing` / `if_not_present` → IfNotPresent.
-    Missing,
-    /// `never` → Never.
-    Never,
-    /// `build`: krun cannot build images; planning says so.
-    Build,
-}
-
-/// A validated `krun run`.
-#[derive(Debug, Clone)]
-pub struct RunRequest {
-    /// The service to run.
-    pub service: String,
-    /// COMMAND [ARGS...], replacing the service's `command` when given.
-    pub command: Option<Vec<String>>,
-    /// `--entrypoint`, split with shell-words rules.
-    pub entrypoint: Option<Vec<String>>,
-    /// `-e` entries in order.
-    pub env: Vec<EnvArg>,
-    /// `--env-from-file` paths, relative to the current directory.
-    pub env_from_files: Vec<PathBuf>,
-    /// `-l` labels in order.
-    pub labels: Vec<(String, String)>,
-    /// `--name`.
-    pub name: Option<String>,
-    /// `-u`.
-    pub user: Option<User>,
-    /// `-w`.
-    pub workdir: Option<String>,
-    /// `-v` specs, compose short syntax.
-    pub volumes: Vec<String>,
-    /// `-p` specs, docker run syntax.
-    pub publish: Vec<String>,
-    /// `-P`.
-    pub service_ports: bool,
-    /// `--use-aliases`.
-    pub use_aliases: bool,
-    /// The container gets a TTY (compose's decision).
-    pub tty: bool,
-    /// stdin is attached and kept open.
-    pub interactive: bool,
-    /// `-d`.
-    pub detach: bool,
-    /// `--rm`.
-    pub rm: bool,
-    /// `--no-deps`.
-    pub no_deps: bool,
-    /// `-q`, or COMPOSE_PROGRESS=quiet (decided by the caller).
-    pub quiet: bool,
-    /// `--quiet-pull`.
-    pub quiet_pull: bool,
-    /// `--build`.
-    pub build: bool,
-    /// `--pull` when given explicitly.
-    pub pull: Option<PullPolicy>,
-    /// `--cap-add`.
-    pub cap_add: Vec<String>,
-    /// `--cap-drop`.
-    pub cap_drop: Vec<String>,
-    /// `--remove-orphans`.
-    pub remove_orphans: bool,
-    /// krun's run-wide settings.
-    pub settings: RunSettings,
-}
-
-/// krun's own options that shape a run.
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    /// `--dry-run`.
-    pub dry_run: bool,
-    /// `-o`; defaults to YAML for `--dry-run`.
-    pub output: OutputFormat,
-    /// `--timeout`.
-    pub timeout: Option<Duration>,
-    /// `--wait-timeout`.
-    pub wait_timeout: Duration,
-    /// `--mount-mode`.
-    pub mount_mode: MountMode,
-}
-
-/// A validated `krun config`.
-#[derive(Debug, Clone)]
-pub struct ConfigRequest {
-    /// Output format.
-    pub format: OutputFormat,
-    /// `--services`.
-    pub services_only: bool,
-    /// Restrict to these services (and their dependencies).
-    pub services: Vec<String>,
-}
-
-/// A validated `krun ps`.
-#[derive(Debug, Clone)]
-pub struct PsRequest {
-    /// `-a`.
-    pub all: bool,
-    /// `--format`.
-    pub format: PsFormat,
-}
-
-/// A validated `krun down`.
-#[derive(Debug, Clone)]
-pub struct DownRequest {
-    /// `-v`.
-    pub volumes: bool,
-    /// `--remove-orphans`.
-    pub remove_orphans: bool,
 }
 
 /// Everything the command line asked for.

@@ -11,7 +11,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
 use super::error::{ApiFailure, ClusterError, Target};
-use crate::cli::request::KubeArgs;
+use crate::request::KubeArgs;
 
 /// The in-cluster service account's namespace file.
 const INCLUSTER_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";

@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use super::client::{Connection, is_not_found};
 use super::error::ClusterError;
 use super::labels;
-use crate::cli::request::DownRequest;
 use crate::progress::Progress;
+use crate::request::DownRequest;
 
 /// Removes the project's objects.
 pub async fn down(

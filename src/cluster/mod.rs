@@ -36,9 +36,9 @@ pub use client::{Connection, connect, namespace_offline};
 pub use error::{ApiFailure, ClusterError, Target};
 pub use ps::ps;
 
-use crate::cli::request::DownRequest;
 use crate::plan::Plan;
 use crate::progress::{self, Progress};
+use crate::request::DownRequest;
 use one_off::{Created, Started};
 use session::Ending;
 use signals::Signals;

@@ -10,8 +10,8 @@ use super::client::Connection;
 use super::error::ClusterError;
 use super::labels;
 use super::status::{self, Phase};
-use crate::cli::args::PsFormat;
-use crate::cli::request::PsRequest;
+use crate::request::PsFormat;
+use crate::request::PsRequest;
 
 /// One row of `ps`, named as in `docker compose ps --format json`.
 #[derive(Debug, Serialize, PartialEq)]

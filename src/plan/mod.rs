@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 pub use render::render;
 pub use types::*;
 
-use crate::cli::request::RunRequest;
 use crate::compose;
 use crate::compose::model::{Project, Service};
+use crate::request::RunRequest;
 
 /// Everything planning needs: the loaded project, the request, and the run's fixed facts.
 pub struct PlanInput<'a> {

@@ -12,8 +12,8 @@ use super::env::env_vars;
 use super::names::{is_dns_label, is_dns_subdomain, service_dns_name};
 use super::volumes::Storage;
 use super::{Copy, Object, PlanError, Planner, unsupported};
-use crate::cli::request::PullPolicy;
 use crate::compose::model::{Hook, Service};
+use crate::request::PullPolicy;
 
 /// Which pod is being built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::{Object, Plan};
-use crate::cli::args::OutputFormat;
+use crate::request::OutputFormat;
 
 /// The object as the API server would receive it (`apiVersion` and `kind` included).
 pub fn to_value(object: &Object) -> Value {

@@ -19,10 +19,10 @@ use super::labels::VOLUME;
 use super::names::{LABEL_MAX, is_config_key, label_with_suffix, sanitize, subdomain};
 use super::resources::bytes;
 use super::{Copy, FileKind, Object, PlanError, Planner, unsupported};
-use crate::cli::args::MountMode;
 use crate::compose::model::{FileReference, Service, ServiceVolume, TopLevelObject};
 use crate::compose::normalize::units::parse_bytes;
 use crate::compose::normalize::volumes::clean_path;
+use crate::request::MountMode;
 
 /// The image of the init containers that receive bind mount copies (`tar` on stdin).
 pub const COPY_IMAGE: &str = "docker.io/library/busybox:1.36";
