@@ -1,12 +1,14 @@
 //! The imperative shell: reads the process environment, the working directory and local files,
 //! then drives load → plan → apply → attach → clean up for each request.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 
 use anyhow::Context;
 use indexmap::IndexMap;
 
+use crate::build::{self, BuildError, builder::Builder, registry::Destination};
 use crate::cli::request::{ConfigRequest, ProjectArgs, RunRequest};
 use crate::cli::{Invocation, Request};
 use crate::cluster::{self, ExecOptions};
@@ -81,6 +83,13 @@ async fn run_one_off(
                 .map_err(|e| anyhow::anyhow!("--env-from-file: open {}: {e}", path.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let jobs = build::jobs(&model, req)?;
+    let chosen = req
+        .settings
+        .registry
+        .as_deref()
+        .map(|r| Destination::registry(r, "--registry / KRUN_REGISTRY"));
+    let from_compose = Destination::from_compose(loaded.model.get("x-krun"));
     // A real run plans for the namespace of the connection it will use; building the
     // connection reads the kubeconfig but sends nothing: input errors come before any request.
     let conn = if req.settings.dry_run {
@@ -92,24 +101,58 @@ async fn run_one_off(
         Some(conn) => conn.namespace().to_string(),
         None => cluster::namespace_offline(kube),
     };
-    let input = PlanInput {
-        loaded: &loaded,
-        project: &model,
-        request: req,
-        namespace,
-        env_from_files,
-        slug: random_slug()?,
-        files: &RealFiles,
+    let slug = random_slug()?;
+    let plan_with = |images: &BTreeMap<String, String>| {
+        plan::plan(&PlanInput {
+            loaded: &loaded,
+            project: &model,
+            request: req,
+            namespace: namespace.clone(),
+            env_from_files: env_from_files.clone(),
+            slug: slug.clone(),
+            files: &RealFiles,
+            images,
+        })
     };
-    let plan = plan::plan(&input)?;
+    // Planned with the images' names as far as they are known without the cluster, so that
+    // every input error comes before a build or a request.
+    let offline = chosen.as_ref().or(from_compose.as_ref());
+    let mut plan = plan_with(&build::images(&jobs, offline))?;
     for warning in &plan.warnings {
         eprintln!("WARN[0000] {warning}");
     }
+    let builder = || {
+        let krun_builder = std::env::var("KRUN_BUILDER").ok();
+        let path = std::env::var("PATH").ok();
+        async move { Builder::detect(krun_builder.as_deref(), path.as_deref()).await }
+    };
     let Some(conn) = conn else {
+        if !jobs.is_empty() {
+            let found = builder().await.ok();
+            for line in build::describe(&jobs, found.as_ref(), offline) {
+                eprintln!("{line}");
+            }
+        }
         print!("{}", plan::render(&plan, req.settings.output));
         return Ok(0);
     };
     conn.preflight().await?;
+    if !jobs.is_empty() {
+        let builder = builder().await?;
+        let destination = match chosen {
+            Some(d) => d,
+            None => match cluster::local_registry(&conn).await? {
+                Some(document) => Destination::from_hosting(&document)?,
+                None => Destination::from_context(&conn.target.context)
+                    .or(from_compose)
+                    .ok_or(BuildError::NoDestination)?,
+            },
+        };
+        let progress = progress::Progress::new(progress_mode(&loaded, req.quiet), req.quiet_pull);
+        build::ensure(&jobs, &builder, &destination, req.quiet_build, &progress).await?;
+        progress.clear();
+        plan = plan_with(&build::images(&jobs, Some(&destination)))?;
+    }
     let opts = ExecOptions {
         progress: progress_mode(&loaded, req.quiet),
         quiet_pull: req.quiet_pull,

@@ -5,6 +5,7 @@
 //! every outcome to a process exit code.
 
 pub mod app;
+pub mod build;
 pub mod cli;
 pub mod cluster;
 pub mod compose;

@@ -60,7 +60,7 @@ pub enum PullPolicy {
     Missing,
     /// `never` → Never.
     Never,
-    /// `build`: krun cannot build images; planning says so.
+    /// `build`: build every image of the run (then IfNotPresent).
     Build,
 }
 
@@ -107,6 +107,8 @@ pub struct RunRequest {
     pub quiet: bool,
     /// `--quiet-pull`.
     pub quiet_pull: bool,
+    /// `--quiet-build`.
+    pub quiet_build: bool,
     /// `--build`.
     pub build: bool,
     /// `--pull` when given explicitly.
@@ -134,6 +136,8 @@ pub struct RunSettings {
     pub wait_timeout: Duration,
     /// `--mount-mode`.
     pub mount_mode: MountMode,
+    /// `--registry` / `KRUN_REGISTRY`: where images of `build:` services are pushed.
+    pub registry: Option<String>,
 }
 
 /// A validated `krun config`.

@@ -89,6 +89,10 @@ fn plan_case(dir: &Path) -> Result<(Plan, OutputFormat), String> {
         })
         .collect::<Result<Vec<_>, String>>()?;
     let files = CaseFiles(dir.to_path_buf());
+    // Images of build: services as a run would push them to a registry.
+    let jobs = krun::build::jobs(&project, &request).map_err(|e| e.to_string())?;
+    let registry = krun::build::registry::Destination::registry("registry.test:5000", "test");
+    let images = krun::build::images(&jobs, Some(&registry));
     let input = PlanInput {
         loaded: &loaded,
         project: &project,
@@ -97,6 +101,7 @@ fn plan_case(dir: &Path) -> Result<(Plan, OutputFormat), String> {
         env_from_files,
         slug: SLUG.into(),
         files: &files,
+        images: &images,
     };
     let output = request.settings.output;
     plan::plan(&input)

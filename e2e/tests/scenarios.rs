@@ -62,6 +62,9 @@ struct Step {
     /// Extra environment (COMPOSE_PROJECT_NAME defaults to the case's project).
     #[serde(default)]
     env: BTreeMap<String, String>,
+    /// Project files written (or rewritten) before this step, by relative path.
+    #[serde(default)]
+    files: BTreeMap<String, String>,
     /// Working directory relative to the project directory.
     #[serde(default)]
     cwd: Option<String>,
@@ -78,6 +81,9 @@ struct Step {
     /// Delay before typing into the pty.
     #[serde(default = "default_type_after")]
     type_after_ms: u64,
+    /// Type `stdin` only once this text is in krun's output (then after `type_after_ms`).
+    #[serde(default)]
+    type_when_output: Option<String>,
     /// Give up after this long.
     #[serde(default = "default_timeout")]
     timeout_s: u64,
@@ -109,10 +115,14 @@ fn one() -> u32 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Keys {
-    /// When, after krun started.
+    /// When, after krun started (or after `when_output` appeared).
     after_ms: u64,
     /// What.
     text: String,
+    /// Wait for this text in krun's output first: a point in the run, not in time, so a
+    /// busy machine cannot reorder the step.
+    #[serde(default)]
+    when_output: Option<String>,
 }
 
 /// A signal sent to krun during a step.
@@ -121,8 +131,11 @@ struct Keys {
 struct SignalAt {
     /// `INT`, `TERM` or `HUP`.
     name: String,
-    /// When, after krun started.
+    /// When, after krun started (or after `when_output` appeared).
     after_ms: u64,
+    /// Wait for this text in krun's output first (see [`Keys::when_output`]).
+    #[serde(default)]
+    when_output: Option<String>,
 }
 
 /// An HTTP GET against 127.0.0.1 while krun runs, retried until it answers.
@@ -305,8 +318,30 @@ impl Vars {
     }
 }
 
-/// Sends each signal to the child after its delay.
-fn schedule_signals(pid: Option<u32>, signals: &[SignalAt]) {
+/// Everything krun printed so far (stdout and stderr, or the whole terminal under a pty).
+type Output = Arc<Mutex<Vec<u8>>>;
+
+/// How long a step may wait for a `when_output` marker.
+const MARKER_WAIT: Duration = Duration::from_secs(120);
+
+/// Waits until `output` contains `marker` (or [`MARKER_WAIT`] passes), then `after` more.
+async fn reach(output: &Output, marker: Option<&str>, started: Instant, after: Duration) {
+    match marker {
+        Some(m) => {
+            let deadline = Instant::now() + MARKER_WAIT;
+            while !String::from_utf8_lossy(&output.lock().unwrap()).contains(m)
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tokio::time::sleep(after).await;
+        }
+        None => tokio::time::sleep_until((started + after).into()).await,
+    }
+}
+
+/// Sends each signal to the child at its point in the run.
+fn schedule_signals(pid: Option<u32>, signals: &[SignalAt], output: &Output, started: Instant) {
     let Some(pid) = pid else { return };
     for at in signals {
         let sig = match at.name.as_str() {
@@ -315,8 +350,9 @@ fn schedule_signals(pid: Option<u32>, signals: &[SignalAt]) {
             _ => nix::sys::signal::Signal::SIGTERM,
         };
         let after = Duration::from_millis(at.after_ms);
+        let (output, marker) = (output.clone(), at.when_output.clone());
         tokio::spawn(async move {
-            tokio::time::sleep(after).await;
+            reach(&output, marker.as_deref(), started, after).await;
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
         });
     }
@@ -361,36 +397,57 @@ async fn run_piped(
     timeout: Duration,
     signals: &[SignalAt],
 ) -> Result<Outcome> {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let started = Instant::now();
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = cmd.spawn().context("starting krun")?;
-    schedule_signals(child.id(), signals);
+    let both: Output = Arc::default();
+    schedule_signals(child.id(), signals, &both, started);
     let mut input = child.stdin.take().context("stdin")?;
     let text = stdin.unwrap_or_default();
     tokio::spawn(async move {
         let _ = input.write_all(text.as_bytes()).await;
         let _ = input.shutdown().await;
     });
-    let output = tokio::time::timeout(timeout, child.wait_with_output())
+    // Each stream into its own buffer and into the shared one the markers are looked for in.
+    let collect = |stream: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| {
+        let both = both.clone();
+        tokio::spawn(async move {
+            let mut own = Vec::new();
+            let Some(mut stream) = stream else { return own };
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                own.extend_from_slice(&buf[..n]);
+                both.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+            own
+        })
+    };
+    let stdout = collect(child.stdout.take().map(|s| Box::new(s) as _));
+    let stderr = collect(child.stderr.take().map(|s| Box::new(s) as _));
+    let status = tokio::time::timeout(timeout, child.wait())
         .await
         .map_err(|_| anyhow::anyhow!("krun did not finish within {timeout:?}"))??;
+    let (stdout, stderr) = (stdout.await?, stderr.await?);
     Ok(Outcome {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        code: status.code(),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
         elapsed: started.elapsed(),
     })
 }
 
-/// Runs under a pseudo-terminal: everything krun writes is `stdout`; `typed` is written after
-/// `after`.
+/// Runs under a pseudo-terminal: everything krun writes is `stdout`; each `typed` text is
+/// written at its point in the run (a delay, after a marker in the output when there is one).
 async fn run_pty(
     mut cmd: tokio::process::Command,
-    typed: Vec<(Duration, String)>,
+    typed: Vec<(Option<String>, Duration, String)>,
     timeout: Duration,
     signals: &[SignalAt],
 ) -> Result<Outcome> {
@@ -416,11 +473,11 @@ async fn run_pty(
         });
     }
     let mut child = cmd.spawn().context("starting krun under a pty")?;
-    schedule_signals(child.id(), signals);
     drop(cmd);
     let master = std::fs::File::from(pty.master);
     let mut reader = master.try_clone()?;
-    let captured = Arc::new(Mutex::new(Vec::new()));
+    let captured: Output = Arc::default();
+    schedule_signals(child.id(), signals, &captured, started);
     let sink = captured.clone();
     let reading = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
@@ -432,8 +489,8 @@ async fn run_pty(
         }
     });
     let mut writer = master;
-    for (at, text) in typed {
-        tokio::time::sleep_until((started + at).into()).await;
+    for (marker, at, text) in typed {
+        reach(&captured, marker.as_deref(), started, at).await;
         writer.write_all(text.as_bytes())?;
     }
     let status = tokio::time::timeout(timeout, child.wait())
@@ -584,13 +641,7 @@ async fn run_case(
         pairs.push((name, free_port()?.to_string()));
     }
     let vars = Vars { pairs };
-    for (path, text) in &case.files {
-        let p = dir.join(path);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&p, vars.apply(text))?;
-    }
+    write_files(&dir, &case.files, &vars)?;
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
     let mut namespace = Namespace::default();
     namespace.metadata.name = Some(ns.clone());
@@ -630,6 +681,7 @@ async fn run_step(
     vars: &Vars,
     step: &Step,
 ) -> Result<Option<String>> {
+    write_files(dir, &step.files, vars)?;
     let mut cmd = tokio::process::Command::new(krun);
     cmd.arg("--kubeconfig")
         .arg(&cluster.kubeconfig)
@@ -649,11 +701,18 @@ async fn run_step(
     let signals = step.signals.as_slice();
     let run = async {
         if step.pty {
-            let first = stdin.map(|t| (Duration::from_millis(step.type_after_ms), t));
-            let later = step
-                .keys
-                .iter()
-                .map(|k| (Duration::from_millis(k.after_ms), vars.apply(&k.text)));
+            let first = stdin.map(|t| {
+                let marker = step.type_when_output.clone();
+                (marker, Duration::from_millis(step.type_after_ms), t)
+            });
+            let later = step.keys.iter().map(|k| {
+                let marker = k.when_output.clone();
+                (
+                    marker,
+                    Duration::from_millis(k.after_ms),
+                    vars.apply(&k.text),
+                )
+            });
             run_pty(
                 cmd,
                 first.into_iter().chain(later).collect(),
@@ -699,7 +758,8 @@ async fn run_step(
 }
 
 /// Creates one of a case's `existing` objects (kind given as the plural, e.g. `deployments`,
-/// under `kind`, the object itself under `object`).
+/// under `kind`, the object itself under `object`; in the case's namespace unless the object
+/// names another, which must then be one every case may share, e.g. `kube-public`).
 async fn create_existing(
     client: &Client,
     ns: &str,
@@ -709,8 +769,31 @@ async fn create_existing(
     let kind = spec["kind"].as_str().context("existing[].kind")?;
     let text = vars.apply(&serde_json::to_string(&spec["object"])?);
     let obj: DynamicObject = serde_json::from_str(&text).context("existing[].object")?;
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource(kind)?);
-    api.create(&PostParams::default(), &obj).await?;
+    let ns = obj
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| ns.to_string());
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &resource(kind)?);
+    match api.create(&PostParams::default(), &obj).await {
+        Err(kube::Error::Api(s)) if s.code == 409 && ns == "kube-public" => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// Writes project files below `dir`; a file starting with `#!` becomes executable.
+fn write_files(dir: &Path, files: &BTreeMap<String, String>, vars: &Vars) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for (path, text) in files {
+        let p = dir.join(path);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, vars.apply(text))?;
+        if text.starts_with("#!") {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))?;
+        }
+    }
     Ok(())
 }
 

@@ -146,6 +146,15 @@ pub struct GlobalArgs {
         help_heading = "krun options"
     )]
     pub mount_mode: MountMode,
+    /// Registry for images of build: services, HOST[:PORT][/PREFIX] (or KRUN_REGISTRY)
+    #[arg(
+        long,
+        value_name = "REGISTRY",
+        env = "KRUN_REGISTRY",
+        global = true,
+        help_heading = "krun options"
+    )]
+    pub registry: Option<String>,
 }
 
 /// `docker compose run`'s options, with its short letters and aliases.

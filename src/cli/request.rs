@@ -82,6 +82,7 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
             .transpose()?,
         wait_timeout: parse_duration_flag("--wait-timeout", &g.wait_timeout)?,
         mount_mode: g.mount_mode,
+        registry: g.registry.filter(|r| !r.trim().is_empty()),
     };
     if let Some(command) = &cli.command
         && !cli.run.is_unset()
@@ -235,6 +236,7 @@ fn run_request(
         no_deps: a.no_deps.unwrap_or(false),
         quiet: a.quiet.unwrap_or(false),
         quiet_pull: a.quiet_pull.unwrap_or(false),
+        quiet_build: a.quiet_build.unwrap_or(false),
         build: a.build.unwrap_or(false),
         pull,
         cap_add: a.cap_add,

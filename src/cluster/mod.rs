@@ -14,6 +14,7 @@ mod down;
 mod error;
 mod events;
 mod forward;
+mod hosting;
 mod labels;
 mod logs;
 mod one_off;
@@ -34,6 +35,7 @@ use tokio::time::Instant;
 
 pub use client::{Connection, connect, namespace_offline};
 pub use error::{ApiFailure, ClusterError, Target};
+pub use hosting::local_registry;
 pub use ps::ps;
 
 use crate::plan::Plan;

@@ -23,6 +23,9 @@ use super::stdin;
 use crate::plan::OneOff;
 use crate::progress::Progress;
 
+/// How long a failed attach waits for the watch to show that the command already exited.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
 /// How long `kill` in the container may take before krun falls back to deleting the pod.
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -167,9 +170,18 @@ pub async fn run(
             Ok(TtyEnd::Closed { output: false }) => {
                 print_logs(conn, &pod, container, signals, &mut forwarder).await?
             }
-            // The container may have exited before the attach: show its output instead.
-            Err(e) if !exited(&created.watch.current(), container) => return Err(e),
-            Err(_) => print_logs(conn, &pod, container, signals, &mut forwarder).await?,
+            // The container may have exited before the attach (the kubelet then says it is
+            // not found or not running, possibly before the watch shows the exit): show its
+            // output instead.
+            Err(e) => {
+                let seen_exit = created
+                    .watch
+                    .until(|pods| exited(pods, container).then_some(()));
+                if tokio::time::timeout(EXIT_GRACE, seen_exit).await.is_err() {
+                    return Err(e);
+                }
+                print_logs(conn, &pod, container, signals, &mut forwarder).await?
+            }
         }
     } else {
         let stdin_task = (one_off.io.interactive && running).then(|| {

@@ -174,14 +174,18 @@ pub fn phase(pod: &Pod, name: &str) -> Phase {
 /// Secret the kubelet has not seen yet resolve by themselves; image pull errors and crash
 /// loops do not (compose fails on them at once).
 pub fn grace(reason: &str, message: &str) -> Duration {
-    let transient = |markers: &[&str]| markers.iter().any(|m| message.contains(m));
+    let says = |markers: &[&str]| markers.iter().any(|m| message.contains(m));
     match reason {
-        // A claim or node that does not exist will not appear by waiting.
-        "Unschedulable" if transient(&["not found"]) => Duration::ZERO,
-        "Unschedulable" if transient(&["unbound immediate PersistentVolumeClaims"]) => {
+        // A claim still being provisioned binds by itself; one that does not exist does not.
+        "Unschedulable" if says(&["unbound immediate PersistentVolumeClaims"]) => {
             Duration::from_secs(60)
         }
-        "Unschedulable" if transient(&["node.kubernetes.io/not-ready", "unreachable"]) => {
+        "Unschedulable"
+            if says(&["persistentvolumeclaim \"", "node \""]) && says(&["not found"]) =>
+        {
+            Duration::ZERO
+        }
+        "Unschedulable" if says(&["node.kubernetes.io/not-ready", "unreachable"]) => {
             Duration::from_secs(30)
         }
         "Unschedulable" | "CreateContainerConfigError" => Duration::from_secs(10),
@@ -338,6 +342,15 @@ mod tests {
         );
         assert_eq!(settle.phase("q", &unbound, "web"), Phase::Unscheduled);
         assert_eq!(grace("ImagePullBackOff", ""), Duration::ZERO);
+        // The scheduler's words when a claim is being provisioned, seen on a busy cluster.
+        let provisioning =
+            "0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. not found";
+        assert_eq!(
+            grace("Unschedulable", provisioning),
+            Duration::from_secs(60)
+        );
+        let missing = "0/1 nodes are available: persistentvolumeclaim \"data\" not found.";
+        assert_eq!(grace("Unschedulable", missing), Duration::ZERO);
         assert!(
             matches!(phase(&evicted, "web"), Phase::PodFailed { reason, .. } if reason == "Evicted")
         );

@@ -20,7 +20,7 @@ pub mod validate;
 mod volumes;
 mod warnings;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use render::render;
@@ -46,6 +46,8 @@ pub struct PlanInput<'a> {
     pub slug: String,
     /// Access to local files (bind mount sources, secret and config files).
     pub files: &'a dyn LocalFiles,
+    /// The images built for this run, by service: they replace `image:` (see `crate::build`).
+    pub images: &'a BTreeMap<String, String>,
 }
 
 /// What planning may learn from the local machine, injected so `plan` stays pure and testable.

@@ -172,25 +172,20 @@ impl Planner<'_> {
     }
 
     fn image(&mut self, name: &str, svc: &Service) -> Result<String, PlanError> {
-        let request = self.input.request;
-        let building = request.build
-            || svc.pull_policy.as_deref() == Some("build")
-            || request.pull == Some(PullPolicy::Build);
+        if let Some(built) = self.input.images.get(name) {
+            return Ok(built.clone());
+        }
         match svc.image.as_deref().filter(|i| !i.is_empty()) {
-            Some(image) => {
-                if building && svc.build.is_some() {
-                    self.warn(name, "build", format!("Kubernetes cannot build images: krun runs {image} as the cluster finds it (build and push or load it first)"));
-                }
-                Ok(normalize_image(image))
-            }
+            Some(image) => Ok(normalize_image(image)),
+            None if svc.build.is_some() => Err(unsupported(
+                name,
+                "build",
+                "its image was not built for this run",
+            )),
             None => Err(unsupported(
                 name,
-                if svc.build.is_some() {
-                    "build"
-                } else {
-                    "image"
-                },
-                "has no image: Kubernetes cannot build one; build and push it (or `kind load docker-image` it), then set image:",
+                "image",
+                "has no image: set image:, or build: to have krun build one",
             )),
         }
     }
