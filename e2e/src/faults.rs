@@ -36,6 +36,9 @@ pub struct FaultConfig {
     /// RBAC denials: matching requests get the API server's 403 Forbidden, and
     /// SelfSubjectAccessReviews for them answer `allowed: false`.
     pub forbidden: Vec<Forbidden>,
+    /// Serve attach and exec as an API server before 1.29 does: no `v5.channel.k8s.io`, so a
+    /// client can end stdin only by closing the connection.
+    pub without_v5_streams: bool,
 }
 
 /// A denied verb on a resource, as a missing RBAC rule would deny it.
@@ -220,6 +223,11 @@ impl Faults {
                 && (f.resource.is_empty() || f.resource == resource)
                 && (f.namespace.is_empty() || f.namespace == namespace)
         })
+    }
+
+    /// Whether attach and exec offer only the protocols of servers before 1.29.
+    pub fn without_v5_streams(&self) -> bool {
+        self.read().without_v5_streams
     }
 
     /// Whether this resuming watch must get `410 Gone` at once; consumes one use.

@@ -21,6 +21,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
@@ -274,28 +276,6 @@ async fn kube_sim(scratch: &Path) -> Result<Cluster> {
         real: false,
         _sim: Some(sim),
     })
-}
-
-/// Builds `krun` (unless `KRUN_BIN` names one) and returns its path.
-fn krun_binary() -> Result<PathBuf> {
-    if let Ok(bin) = std::env::var("KRUN_BIN") {
-        return Ok(PathBuf::from(bin));
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "krun", "--bin", "krun"])
-        .status()
-        .context("running cargo build -p krun")?;
-    if !status.success() {
-        bail!("cargo build -p krun failed");
-    }
-    // target/debug/deps/scenarios-… → target/debug/krun
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("locating the target directory")?;
-    Ok(dir.join("krun"))
 }
 
 /// A step's captured result.
@@ -892,7 +872,7 @@ async fn scenarios_on_real_cluster() {
 async fn run_suite(cluster: &Cluster, scratch: &Path, default_jobs: usize) {
     let started = Instant::now();
     let cases = load_cases().expect("scenario files");
-    let krun = krun_binary().expect("the krun binary");
+    let krun = support::krun_binary().expect("the krun binary");
     let jobs: usize = std::env::var("KRUN_E2E_JOBS")
         .ok()
         .and_then(|j| j.parse().ok())

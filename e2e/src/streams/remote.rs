@@ -183,7 +183,11 @@ pub fn serve(
             "you must specify at least 1 of stdin, stdout, stderr",
         ));
     }
-    let accepted = ws::accept(&mut req, &[V5, V4, BASE])?;
+    let offered: &[&str] = match sim.faults.without_v5_streams() {
+        true => &[V4, BASE],
+        false => &[V5, V4, BASE],
+    };
+    let accepted = ws::accept(&mut req, offered)?;
     let run = sim
         .kubelet
         .run_of(namespace, name, &container, false)

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -60,7 +60,13 @@ impl Cluster {
 
     /// Runs `kubectl ARGS` against the simulator with `stdin`, killed after `secs`.
     pub async fn kubectl(&self, args: &[&str], stdin: &str, secs: u64) -> Output {
-        let mut child = tokio::process::Command::new("kubectl")
+        self.command(Path::new("kubectl"), args, stdin, secs).await
+    }
+
+    /// Runs `program ARGS` (kubectl, krun) with `KUBECONFIG` pointing at the simulator, with
+    /// `stdin`, killed after `secs`.
+    pub async fn command(&self, program: &Path, args: &[&str], stdin: &str, secs: u64) -> Output {
+        let mut child = tokio::process::Command::new(program)
             .args(args)
             .env("KUBECONFIG", &self.kubeconfig)
             .env_remove("KUBERNETES_SERVICE_HOST")
@@ -69,7 +75,7 @@ impl Cluster {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .expect("kubectl runs");
+            .unwrap_or_else(|e| panic!("{program:?} runs: {e}"));
         let mut input = child.stdin.take().expect("stdin");
         let data = stdin.as_bytes().to_vec();
         tokio::spawn(async move {
@@ -77,8 +83,8 @@ impl Cluster {
         });
         let output = tokio::time::timeout(Duration::from_secs(secs), child.wait_with_output())
             .await
-            .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish within {secs}s"))
-            .expect("kubectl output");
+            .unwrap_or_else(|_| panic!("{program:?} {args:?} did not finish within {secs}s"))
+            .expect("the command's output");
         Output {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -96,6 +102,27 @@ impl Cluster {
         );
         out.stdout
     }
+}
+
+/// Builds `krun` (unless `KRUN_BIN` names one) and returns its path.
+pub fn krun_binary() -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    if let Ok(bin) = std::env::var("KRUN_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "-p", "krun", "--bin", "krun"])
+        .status()
+        .context("running cargo build -p krun")?;
+    anyhow::ensure!(status.success(), "cargo build -p krun failed");
+    // target/debug/deps/<test>-… → target/debug/krun
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("locating the target directory")?;
+    Ok(dir.join("krun"))
 }
 
 /// Whether kubectl is installed; prints why the calling test skips when it is not.
