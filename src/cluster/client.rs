@@ -342,13 +342,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         std::fs::write(&path, KUBECONFIG).unwrap();
-        let err = tokio::time::timeout(
-            std::time::Duration::from_secs(20),
-            connect(&kube_with(&path, None)),
-        )
-        .await
-        .expect("connect gives up")
-        .expect_err("nothing listens on port 1");
+        let conn = connect(&kube_with(&path, None))
+            .await
+            .expect("connecting sends nothing");
+        let err = tokio::time::timeout(std::time::Duration::from_secs(20), conn.preflight())
+            .await
+            .expect("the preflight gives up")
+            .expect_err("nothing listens on port 1");
         let msg = err.to_string();
         assert!(msg.contains("cannot reach"), "{msg}");
         assert!(msg.contains("\"a\""), "{msg}");
