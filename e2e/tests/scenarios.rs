@@ -304,12 +304,20 @@ type Output = Arc<Mutex<Vec<u8>>>;
 /// How long a step may wait for a `when_output` marker.
 const MARKER_WAIT: Duration = Duration::from_secs(120);
 
-/// Waits until `output` contains `marker` (or [`MARKER_WAIT`] passes), then `after` more.
-async fn reach(output: &Output, marker: Option<&str>, started: Instant, after: Duration) {
+/// Waits until `output` past its first `from` bytes contains `marker` (or [`MARKER_WAIT`]
+/// passes), then `after` more.
+async fn reach(
+    output: &Output,
+    from: usize,
+    marker: Option<&str>,
+    started: Instant,
+    after: Duration,
+) {
     match marker {
         Some(m) => {
             let deadline = Instant::now() + MARKER_WAIT;
-            while !String::from_utf8_lossy(&output.lock().unwrap()).contains(m)
+            while !String::from_utf8_lossy(output.lock().unwrap().get(from..).unwrap_or_default())
+                .contains(m)
                 && Instant::now() < deadline
             {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -318,6 +326,15 @@ async fn reach(output: &Output, marker: Option<&str>, started: Instant, after: D
         }
         None => tokio::time::sleep_until((started + after).into()).await,
     }
+}
+
+/// The error for a krun that outlived its step, with what it printed so far.
+fn unfinished(timeout: Duration, output: &Output) -> anyhow::Error {
+    let text = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    anyhow::anyhow!(
+        "krun did not finish within {timeout:?}; its output so far:\n{}",
+        indent(&text)
+    )
 }
 
 /// Sends each signal to the child at its point in the run.
@@ -332,7 +349,7 @@ fn schedule_signals(pid: Option<u32>, signals: &[SignalAt], output: &Output, sta
         let after = Duration::from_millis(at.after_ms);
         let (output, marker) = (output.clone(), at.when_output.clone());
         tokio::spawn(async move {
-            reach(&output, marker.as_deref(), started, after).await;
+            reach(&output, 0, marker.as_deref(), started, after).await;
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
         });
     }
@@ -413,7 +430,7 @@ async fn run_piped(
     let stderr = collect(child.stderr.take().map(|s| Box::new(s) as _));
     let status = tokio::time::timeout(timeout, child.wait())
         .await
-        .map_err(|_| anyhow::anyhow!("krun did not finish within {timeout:?}"))??;
+        .map_err(|_| unfinished(timeout, &both))??;
     let (stdout, stderr) = (stdout.await?, stderr.await?);
     Ok(Outcome {
         code: status.code(),
@@ -469,13 +486,16 @@ async fn run_pty(
         }
     });
     let mut writer = master;
+    // Each key's marker is looked for in what krun printed after the previous key.
+    let mut seen = 0;
     for (marker, at, text) in typed {
-        reach(&captured, marker.as_deref(), started, at).await;
+        reach(&captured, seen, marker.as_deref(), started, at).await;
+        seen = captured.lock().unwrap().len();
         writer.write_all(text.as_bytes())?;
     }
     let status = tokio::time::timeout(timeout, child.wait())
         .await
-        .map_err(|_| anyhow::anyhow!("krun did not finish within {timeout:?}"))??;
+        .map_err(|_| unfinished(timeout, &captured))??;
     // Let the reader drain what is left, then stop it by closing our side.
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(writer);
