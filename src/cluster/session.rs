@@ -198,9 +198,17 @@ pub async fn run(
         }
         printed?;
     }
+    let deleted = created.watch.deleted();
     let exit = forwarding(
         created.watch.until(|pods| match the_pod(pods) {
-            None => Some(Err(ClusterError::PodDeleted(pod.clone()))),
+            // Gone: its final state tells whether the command had exited (krun's own
+            // fallback for a signal deletes the pod gracefully, and the exit comes with it).
+            None => Some(
+                match deleted.get(&pod).map(|p| status::phase(&p, container)) {
+                    Some(Phase::Exited(e)) => Ok(e),
+                    _ => Err(ClusterError::PodDeleted(pod.clone())),
+                },
+            ),
             Some((_, p)) => match status::phase(p, container) {
                 Phase::Exited(e) => Some(Ok(e)),
                 Phase::PodFailed { reason, message } => Some(Err(ClusterError::PodFailed {

@@ -3,6 +3,7 @@
 //! the pod is created means no state change can be missed, with a single request.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -33,9 +34,27 @@ pub enum Selector {
 /// The current pods matching a [`Selector`], by name.
 pub type Pods = BTreeMap<String, Pod>;
 
+/// The last state of the pods the watch saw deleted: a pod deleted right after its command
+/// exited may vanish from [`PodWatch::current`] before the exit was looked at, and its final
+/// object still tells how the command ended.
+#[derive(Debug, Clone, Default)]
+pub struct Deleted(Arc<Mutex<Pods>>);
+
+impl Deleted {
+    /// The final object of deleted pod `name`, if the watch saw it go.
+    pub fn get(&self, name: &str) -> Option<Pod> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+}
+
 /// A running watch; dropping it stops the watch.
 pub struct PodWatch {
     rx: watch::Receiver<Pods>,
+    deleted: Deleted,
     task: Option<JoinHandle<Result<(), ClusterError>>>,
 }
 
@@ -51,11 +70,18 @@ impl PodWatch {
     /// Starts watching now (the request is sent before this returns to the runtime).
     pub fn start(conn: &Connection, selector: Selector) -> Self {
         let (tx, rx) = watch::channel(Pods::new());
-        let task = tokio::spawn(run(conn.clone(), selector, tx));
+        let deleted = Deleted::default();
+        let task = tokio::spawn(run(conn.clone(), selector, tx, deleted.clone()));
         PodWatch {
             rx,
+            deleted,
             task: Some(task),
         }
+    }
+
+    /// The pods this watch saw deleted (shared: it stays current).
+    pub fn deleted(&self) -> Deleted {
+        self.deleted.clone()
     }
 
     /// Waits until `f` returns `Some` for the current pods, re-evaluating it on every change
@@ -94,6 +120,7 @@ async fn run(
     conn: Connection,
     selector: Selector,
     tx: watch::Sender<Pods>,
+    deleted: Deleted,
 ) -> Result<(), ClusterError> {
     let api: Api<Pod> = conn.api();
     let (params, what) = match &selector {
@@ -130,8 +157,11 @@ async fn run(
                 }
                 Ok(WatchEvent::Deleted(p)) => {
                     version = p.resource_version().unwrap_or(version);
+                    let name = p.name_any();
+                    // Recorded before the pod leaves the current set, for whoever notices.
+                    (deleted.0.lock().unwrap_or_else(|e| e.into_inner())).insert(name.clone(), p);
                     tx.send_modify(|pods| {
-                        pods.remove(&p.name_any());
+                        pods.remove(&name);
                     });
                 }
                 Ok(WatchEvent::Bookmark(b)) => version = b.metadata.resource_version,
