@@ -947,7 +947,9 @@ async fn run_suite(cluster: &Cluster, scratch: &Path, default_jobs: usize) {
             }
         }
     }
-    eprintln!(
+    // Written past the test harness's capture, so CI logs show each pass's count and time.
+    let _ = writeln!(
+        std::io::stderr(),
         "scenarios on {pass}: {passed} passed, {failed} failed, {skipped} skipped in {:.0?}",
         started.elapsed()
     );
