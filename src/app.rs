@@ -2,7 +2,7 @@
 //! then drives load → plan → apply → attach → clean up for each request.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -15,7 +15,7 @@ use crate::cluster::{self, ExecOptions};
 use crate::compose::{self, ConfigFormat, LoadOptions, Loaded, Selection};
 use crate::plan::{self, PlanInput, RealFiles};
 use crate::progress;
-use crate::request::OutputFormat;
+use crate::request::{DownRequest, OutputFormat};
 
 /// Carries out an invocation and returns the process exit code.
 pub async fn run(invocation: Invocation) -> anyhow::Result<u8> {
@@ -31,6 +31,19 @@ pub async fn run(invocation: Invocation) -> anyhow::Result<u8> {
             let loaded = load(&project, Selection::All)?;
             let conn = cluster::connect(&kube).await?;
             print!("{}", cluster::ps(&conn, &loaded.name, &req).await?);
+            Ok(0)
+        }
+        Request::Completion(shell) => {
+            std::io::stdout()
+                .write_all(&crate::cli::completion(shell))
+                .context("writing the completion script")?;
+            Ok(0)
+        }
+        Request::Man => {
+            let page = crate::cli::manual().context("rendering the manual page")?;
+            std::io::stdout()
+                .write_all(&page)
+                .context("writing the manual page")?;
             Ok(0)
         }
         Request::Down(req) => {
@@ -164,7 +177,21 @@ async fn run_one_off(
         services: loaded.all_services.clone(),
         wait_timeout: req.settings.wait_timeout,
     };
-    let code = cluster::execute(&conn, &plan, &opts).await?;
+    let result = cluster::execute(&conn, &plan, &opts).await;
+    if req.down {
+        let down = DownRequest {
+            volumes: false,
+            remove_orphans: false,
+        };
+        let removed = cluster::down(&conn, &loaded.name, &down, opts.progress).await;
+        match (removed, &result) {
+            (Err(e), Ok(_)) => return Err(anyhow::Error::new(e).context("--down")),
+            // The run's own failure decides the exit code; this one is reported beside it.
+            (Err(e), Err(_)) => eprintln!("WARN[0000] --down: {e}"),
+            (Ok(()), _) => {}
+        }
+    }
+    let code = result?;
     // A process exit status is one byte, as the container's own is.
     Ok(u8::try_from(code.rem_euclid(256)).unwrap_or(u8::MAX))
 }

@@ -119,6 +119,8 @@ pub struct RunRequest {
     pub cap_drop: Vec<String>,
     /// `--remove-orphans`.
     pub remove_orphans: bool,
+    /// `--down`: remove the project's dependencies once the run ends.
+    pub down: bool,
     /// krun's run-wide settings.
     pub settings: RunSettings,
 }

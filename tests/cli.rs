@@ -121,6 +121,66 @@ fn help_and_version_succeed() {
 }
 
 #[test]
+fn completions_and_the_manual_come_from_the_parser() {
+    // Every subcommand and a run flag appear, so a flag added to clap reaches them too.
+    for (shell, marker) in [
+        ("bash", "complete -F _krun"),
+        ("zsh", "#compdef krun"),
+        ("fish", "complete -c krun"),
+    ] {
+        krun()
+            .args(["completion", shell])
+            .assert()
+            .success()
+            .stdout(contains(marker))
+            .stdout(contains("service-ports"))
+            .stdout(contains("down"));
+    }
+    usage_error(&["completion", "tcsh"], "invalid value 'tcsh'");
+    krun()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(contains(".TH krun 1"))
+        .stdout(contains("service\\-ports"))
+        .stdout(contains("Exit codes:"));
+}
+
+/// kubectl runs `kubectl-krun` from PATH for `kubectl krun`: the same program, named as typed.
+#[test]
+fn as_a_kubectl_plugin_it_is_kubectl_krun() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("kubectl-krun");
+    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("krun"), &plugin).unwrap();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(&plugin);
+        cmd.current_dir("/").env_clear().args(args);
+        cmd
+    };
+    run(&["--help"])
+        .assert()
+        .success()
+        .stdout(contains("Usage: kubectl krun [OPTIONS] SERVICE"));
+    run(&["--bogus", "web"])
+        .assert()
+        .code(1)
+        .stderr(contains("Usage: kubectl krun [OPTIONS]"));
+    // Through kubectl itself, when it is installed (CI installs it).
+    let path = std::env::var("PATH").unwrap_or_default();
+    let Some(kubectl) = krun::build::builder::which("kubectl", Some(&path)) else {
+        eprintln!("no kubectl on PATH: the plugin is checked without it");
+        return;
+    };
+    let path = format!("{}:{path}", dir.path().display());
+    Command::new(kubectl)
+        .args(["krun", "--version"])
+        .env("PATH", path)
+        .assert()
+        .success()
+        .stdout(contains("krun "));
+}
+
+#[test]
 fn volume_specs_use_compose_short_syntax() {
     usage_error(&["-v", "", "web"], "invalid empty volume spec");
     usage_error(

@@ -22,6 +22,10 @@ Examples:
   krun --rm -T web ./manage.py test run tests, delete the pod afterwards
   krun --dry-run -o yaml web        print the objects krun would create";
 
+/// The usage line; `kubectl krun` replaces its `krun` when krun runs as a kubectl plugin.
+pub const USAGE: &str = "krun [OPTIONS] SERVICE [COMMAND] [ARGS...]
+       krun [OPTIONS] <run|config|ps|down|completion|man> [ARGS...]";
+
 /// The whole command line: `krun [OPTIONS] SERVICE [COMMAND] [ARGS...]` or a subcommand.
 #[derive(Debug, Parser)]
 #[command(
@@ -31,8 +35,7 @@ Examples:
     long_about = "Run a one-off command of a Docker Compose service on Kubernetes, as `docker \
                   compose run` does on Docker: the service's dependencies start as Deployments \
                   and Services, the command runs in a new pod attached to your terminal.",
-    override_usage = "krun [OPTIONS] SERVICE [COMMAND] [ARGS...]\n       \
-                      krun [OPTIONS] <run|config|ps|down> [ARGS...]",
+    override_usage = USAGE,
     subcommand_negates_reqs = true,
     after_help = AFTER_HELP
 )]
@@ -60,6 +63,10 @@ pub enum Command {
     Ps(PsArgs),
     /// Remove the project's objects from the cluster
     Down(DownArgs),
+    /// Print a shell completion script, e.g. `source <(krun completion bash)`
+    Completion(CompletionArgs),
+    /// Print krun's manual page (roff), e.g. `krun man > /usr/local/share/man/man1/krun.1`
+    Man,
 }
 
 /// Options shared by every subcommand: compose project selection, cluster access, krun's own.
@@ -241,6 +248,10 @@ pub struct RunArgs {
     /// Remove objects of services not defined in the compose file
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL", hide_possible_values = true)]
     pub remove_orphans: Option<bool>,
+    /// Afterwards remove the project's dependencies as `krun down` does, however the run ends
+    /// (for CI jobs that own the project)
+    #[arg(long, help_heading = "krun options")]
+    pub down: bool,
     /// SERVICE, then the command and its arguments, passed to the container verbatim
     #[arg(
         value_name = "SERVICE [COMMAND] [ARGS...]",
@@ -277,6 +288,14 @@ pub struct ConfigArgs {
     /// Restrict to these services and their dependencies
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,
+}
+
+/// `krun completion`: a completion script generated from these definitions.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `krun ps`: the project's objects in the cluster.

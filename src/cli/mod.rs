@@ -4,7 +4,10 @@
 pub mod args;
 pub mod request;
 
-use clap::Parser;
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::{CommandFactory, FromArgMatches};
 
 pub use request::{Invocation, Request, Terminals, UsageError};
 
@@ -25,8 +28,39 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = args::Cli::try_parse_from(argv)?;
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let matches = command(argv.first().map(OsString::as_os_str)).try_get_matches_from(argv)?;
+    let cli = args::Cli::from_arg_matches(&matches)?;
     Ok(request::build(cli, terminals)?)
+}
+
+/// The clap command, named as the user typed it: kubectl runs a `kubectl-krun` on PATH for
+/// `kubectl krun`, and help and errors then say `kubectl krun`.
+pub fn command(argv0: Option<&std::ffi::OsStr>) -> clap::Command {
+    let plugin = argv0
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|name| name.to_string_lossy().starts_with("kubectl-"));
+    let command = args::Cli::command();
+    match plugin {
+        true => command
+            .bin_name("kubectl krun")
+            .override_usage(args::USAGE.replace("krun ", "kubectl krun ")),
+        false => command,
+    }
+}
+
+/// The completion script for `shell`, generated from the same definitions as the parser.
+pub fn completion(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut args::Cli::command(), "krun", &mut script);
+    script
+}
+
+/// The manual page (roff), generated from the same definitions as `--help`.
+pub fn manual() -> std::io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(args::Cli::command()).render(&mut page)?;
+    Ok(page)
 }
 
 #[cfg(test)]

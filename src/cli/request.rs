@@ -39,6 +39,10 @@ pub enum Request {
     Ps(PsRequest),
     /// Remove the project's objects.
     Down(DownRequest),
+    /// Print a completion script for this shell.
+    Completion(clap_complete::Shell),
+    /// Print the manual page.
+    Man,
 }
 
 /// Everything the command line asked for.
@@ -92,6 +96,8 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
             args::Command::Config(_) => "config",
             args::Command::Ps(_) => "ps",
             args::Command::Down(_) => "down",
+            args::Command::Completion(_) => "completion",
+            args::Command::Man => "man",
         };
         return Err(usage(format!(
             "run options go after `{name}`, not before it (e.g. `krun run --rm web`); \
@@ -116,6 +122,8 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
             volumes: d.volumes,
             remove_orphans: d.remove_orphans,
         }),
+        Some(args::Command::Completion(c)) => Request::Completion(c.shell),
+        Some(args::Command::Man) => Request::Man,
     };
     Ok(Invocation {
         project,
@@ -242,6 +250,7 @@ fn run_request(
         cap_add: a.cap_add,
         cap_drop: a.cap_drop,
         remove_orphans: a.remove_orphans.unwrap_or(false),
+        down: a.down,
         settings,
     })
 }

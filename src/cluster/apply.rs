@@ -144,7 +144,7 @@ where
         &Patch::Apply(&obj),
     )
     .await
-    .map_err(|e| conn.fail("apply", resource, e))?;
+    .map_err(|e| conn.fail("patch", resource, e))?;
     Ok(outcome)
 }
 

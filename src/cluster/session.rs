@@ -3,7 +3,8 @@
 //!
 //! Signals without a TTY: the first SIGINT/SIGTERM/SIGHUP is forwarded to the container's
 //! PID 1 (`exec kill -s SIG 1`, falling back to a graceful delete with `stop_grace_period`);
-//! the second deletes the pod at once and ends the run with 130.
+//! the second deletes the pod at once and ends the run with 130. SIGTERM and SIGHUP have no
+//! second one to wait for: the pod is deleted once `stop_grace_period` has passed after them.
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{AttachParams, DeleteParams};
 use tokio::io::AsyncReadExt;
+use tokio::time::Instant;
 
 use super::attach::{self, TtyEnd};
 use super::client::{Connection, is_not_found};
@@ -45,19 +47,19 @@ struct Forwarder<'a> {
     container: &'a str,
     grace: Duration,
     received: u32,
+    escalate_at: Option<Instant>,
 }
 
 impl Forwarder<'_> {
     async fn handle(&mut self, sig: Sig) -> Result<(), ClusterError> {
         self.received += 1;
         if self.received > 1 {
-            let dp = DeleteParams::background().grace_period(0);
-            match self.conn.api::<Pod>().delete(&self.pod, &dp).await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(self.conn.fail("delete", format!("pods/{}", self.pod), e)),
-            }
-            return Err(ClusterError::Interrupted);
+            return self.give_up().await;
+        }
+        // Nobody sends a second SIGTERM (a CI runner, the kubelet stopping krun's own pod) or
+        // SIGHUP (the terminal is gone): like `docker stop`, the command gets its grace period.
+        if matches!(sig, Sig::Term | Sig::Hup) {
+            self.escalate_at = Some(Instant::now() + self.grace);
         }
         let killed = tokio::time::timeout(KILL_TIMEOUT, self.kill(sig)).await;
         if !killed.unwrap_or(false) {
@@ -70,6 +72,25 @@ impl Forwarder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Deletes the pod at once and ends the run as interrupted.
+    async fn give_up<T>(&self) -> Result<T, ClusterError> {
+        let dp = DeleteParams::background().grace_period(0);
+        match self.conn.api::<Pod>().delete(&self.pod, &dp).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(self.conn.fail("delete", format!("pods/{}", self.pod), e)),
+        }
+        Err(ClusterError::Interrupted)
+    }
+
+    /// Resolves when a forwarded SIGTERM/SIGHUP's grace period is over; never otherwise.
+    async fn grace_over(&self) {
+        match self.escalate_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
     }
 
     /// `kill -s SIG 1` in the container; false when the image cannot do it.
@@ -114,6 +135,7 @@ async fn forwarding<T>(
         tokio::select! {
             r = &mut fut => return r,
             sig = signals.recv() => forwarder.handle(sig).await?,
+            () = forwarder.grace_over() => return forwarder.give_up().await,
         }
     }
 }
@@ -137,6 +159,7 @@ pub async fn run(
         container,
         grace: one_off.grace_period,
         received: 0,
+        escalate_at: None,
     };
     let running = started == Started::Running;
     if one_off.io.tty && running {
