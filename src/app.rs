@@ -16,6 +16,7 @@ use crate::compose::{self, ConfigFormat, LoadOptions, Loaded, Selection};
 use crate::plan::{self, PlanInput, RealFiles};
 use crate::progress;
 use crate::request::{DownRequest, OutputFormat};
+use crate::timing;
 
 /// Carries out an invocation and returns the process exit code.
 pub async fn run(invocation: Invocation) -> anyhow::Result<u8> {
@@ -85,6 +86,7 @@ async fn run_one_off(
     req: &RunRequest,
 ) -> anyhow::Result<u8> {
     let loaded = load(project, Selection::Run(req.service.clone()))?;
+    timing::mark("project loaded");
     let model = compose::model::Project::from_canonical(&loaded.model)
         .context("reading the loaded project")?;
     let env_from_files = req
@@ -131,6 +133,7 @@ async fn run_one_off(
     // every input error comes before a build or a request.
     let offline = chosen.as_ref().or(from_compose.as_ref());
     let mut plan = plan_with(&build::images(&jobs, offline))?;
+    timing::mark("run planned");
     for warning in &plan.warnings {
         eprintln!("WARN[0000] {warning}");
     }
@@ -149,7 +152,10 @@ async fn run_one_off(
         print!("{}", plan::render(&plan, req.settings.output));
         return Ok(0);
     };
-    conn.preflight().await?;
+    if !jobs.is_empty() || plan.creates_before_the_one_off() {
+        conn.preflight().await?;
+        timing::mark("access checked");
+    }
     if !jobs.is_empty() {
         let builder = builder().await?;
         let destination = match chosen {
@@ -165,6 +171,7 @@ async fn run_one_off(
         build::ensure(&jobs, &builder, &destination, req.quiet_build, &progress).await?;
         progress.clear();
         plan = plan_with(&build::images(&jobs, Some(&destination)))?;
+        timing::mark("images built and shipped");
     }
     let opts = ExecOptions {
         progress: progress_mode(&loaded, req.quiet),

@@ -14,3 +14,4 @@ pub mod plan;
 pub mod progress;
 pub mod request;
 pub mod term;
+pub mod timing;

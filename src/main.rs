@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use krun::cli::{self, CliError, Terminals};
 
 fn main() -> ExitCode {
+    krun::timing::start(std::env::var_os("KRUN_TIMING").as_deref());
     let terminals = Terminals {
         stdin: std::io::stdin().is_terminal(),
         stdout: std::io::stdout().is_terminal(),
+        stdin_null: stdin_is_null(),
     };
     let invocation = match cli::parse(std::env::args_os(), terminals) {
         Ok(invocation) => invocation,
@@ -20,6 +22,7 @@ fn main() -> ExitCode {
         }
         Err(e) => return krun::exit::report(&anyhow::Error::new(e)),
     };
+    krun::timing::mark("arguments parsed");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -31,8 +34,26 @@ fn main() -> ExitCode {
             );
         }
     };
-    match runtime.block_on(krun::app::run(invocation)) {
+    let outcome = runtime.block_on(krun::app::run(invocation));
+    krun::timing::mark("done");
+    match outcome {
         Ok(code) => ExitCode::from(code),
         Err(e) => krun::exit::report(&e),
+    }
+}
+
+/// Whether stdin is the null device.
+fn stdin_is_null() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    match (
+        std::fs::File::from(fd).metadata(),
+        std::fs::metadata("/dev/null"),
+    ) {
+        (Ok(stdin), Ok(null)) => stdin.file_type().is_char_device() && stdin.rdev() == null.rdev(),
+        _ => false,
     }
 }

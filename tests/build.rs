@@ -12,6 +12,7 @@ fn request(args: &[&str]) -> RunRequest {
     let terminals = krun::cli::Terminals {
         stdin: false,
         stdout: false,
+        stdin_null: false,
     };
     match krun::cli::parse(argv, terminals).unwrap().request {
         krun::cli::Request::Run(r) => *r,

@@ -53,6 +53,7 @@ fn plan_case(dir: &Path) -> Result<(Plan, OutputFormat), String> {
     let terminals = Terminals {
         stdin: false,
         stdout: false,
+        stdin_null: false,
     };
     let invocation = krun::cli::parse(&argv, terminals).map_err(|e| e.to_string())?;
     let Request::Run(request) = invocation.request else {

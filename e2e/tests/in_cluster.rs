@@ -15,20 +15,14 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::kit::{self, Namespace, ONEOFF};
 
 /// The registry of the k8s-lab kit, as its nodes and this machine both reach it.
 const REGISTRY: &str = "127.0.0.1:5000";
-/// How long a Job may take on a busy 2-core machine.
-const JOB_SECS: u64 = 240;
-/// The label krun puts on one-off pods.
-const ONEOFF: &str = "com.docker.compose.oneoff=True";
 
 /// The kit's kubeconfig, or `None` (with a note) when these tests cannot run here.
 fn kit(test: &str) -> Option<PathBuf> {
-    let Some(kubeconfig) = std::env::var_os("KRUN_E2E_KUBECONFIG") else {
-        eprintln!("skipping {test}: KRUN_E2E_KUBECONFIG names no real cluster");
-        return None;
-    };
+    let kubeconfig = kit::kubeconfig(test)?;
     let builder = ["buildah", "podman", "docker"].iter().any(|b| {
         Command::new(b)
             .arg("--version")
@@ -40,7 +34,7 @@ fn kit(test: &str) -> Option<PathBuf> {
         eprintln!("skipping {test}: no image builder (buildah, podman, docker) on PATH");
         return None;
     }
-    Some(PathBuf::from(kubeconfig))
+    Some(kubeconfig)
 }
 
 fn repo_root() -> PathBuf {
@@ -77,152 +71,6 @@ fn image(variant: &'static str) -> String {
         reference
     })
     .clone()
-}
-
-/// A namespace of the test's own on the kit, deleted when dropped.
-struct Namespace {
-    kubeconfig: PathBuf,
-    name: String,
-}
-
-impl Namespace {
-    fn new(kubeconfig: &Path, purpose: &str) -> Namespace {
-        let name = format!("krun-ic-{purpose}-{:04x}", fastrand::u16(..));
-        let ns = Namespace {
-            kubeconfig: kubeconfig.to_path_buf(),
-            name,
-        };
-        ns.kubectl_ok(&["create", "namespace", &ns.name], None);
-        ns
-    }
-
-    /// kubectl in this namespace: (success, stdout, stderr).
-    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-        let mut child = Command::new("kubectl")
-            .env("KUBECONFIG", &self.kubeconfig)
-            .arg("-n")
-            .arg(&self.name)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl runs");
-        if let Some(text) = stdin {
-            use std::io::Write;
-            let mut pipe = child.stdin.take().expect("stdin");
-            pipe.write_all(text.as_bytes()).expect("writing to kubectl");
-        }
-        let out = child.wait_with_output().expect("kubectl finishes");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn kubectl_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let (ok, stdout, stderr) = self.kubectl(args, stdin);
-        assert!(ok, "kubectl {args:?} failed: {stdout}{stderr}");
-        stdout
-    }
-
-    /// Applies `objects` in this namespace.
-    fn apply(&self, objects: &[Value]) {
-        let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
-        self.kubectl_ok(&["apply", "-f", "-"], Some(&list.to_string()));
-    }
-
-    /// The names of the objects of `kind` matching `selector`.
-    fn names(&self, kind: &str, selector: &str) -> Vec<String> {
-        let out = self.kubectl_ok(&["get", kind, "-l", selector, "-o", "name"], None);
-        out.lines().map(str::to_string).collect()
-    }
-
-    /// Waits for the Job to end; true when it completed, false when it failed.
-    fn job_ends(&self, job: &str) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(JOB_SECS);
-        loop {
-            let text = self.kubectl_ok(&["get", "job", job, "-o", "json"], None);
-            let status: Value = serde_json::from_str(&text).expect("json");
-            let conditions = status["status"]["conditions"].as_array().cloned();
-            for c in conditions.unwrap_or_default() {
-                if c["status"] == "True" {
-                    match c["type"].as_str() {
-                        Some("Complete") => return true,
-                        Some("Failed") => return false,
-                        _ => {}
-                    }
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "job {job} did not end within {JOB_SECS}s; its log:\n{}",
-                self.logs(job)
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    /// The Job's log: what a CI system shows.
-    fn logs(&self, job: &str) -> String {
-        let (_, stdout, stderr) =
-            self.kubectl(&["logs", &format!("job/{job}"), "--all-containers"], None);
-        format!("{stdout}{stderr}")
-    }
-
-    /// The exit code of the krun container of the Job's pod.
-    fn krun_exit_code(&self, job: &str) -> i64 {
-        let text = self.kubectl_ok(
-            &[
-                "get",
-                "pods",
-                "-l",
-                &format!("batch.kubernetes.io/job-name={job}"),
-                "-o",
-                "json",
-            ],
-            None,
-        );
-        let pods: Value = serde_json::from_str(&text).expect("json");
-        pods["items"][0]["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("no terminated krun container in {pods}"))
-    }
-
-    /// Polls until no one-off pod and no dependency Deployment is left, up to `secs`.
-    fn nothing_left(&self, secs: u64) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let left: Vec<String> = self
-                .names("pods", ONEOFF)
-                .into_iter()
-                .chain(self.names("deployments", "app.kubernetes.io/managed-by=krun"))
-                .collect();
-            if left.is_empty() {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("left behind after {secs}s: {left:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("kubectl")
-            .env("KUBECONFIG", &self.kubeconfig)
-            .args(["delete", "namespace", &self.name, "--wait=false"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
 }
 
 /// A helper process, stopped however the test ends.
@@ -416,7 +264,7 @@ fn each_removed_rbac_rule_fails_with_krun_words() {
         (
             "deployments",
             "deployments",
-            "krun may not get deployments/db",
+            "krun may not list deployments",
         ),
         ("logs", "pods/log", "krun may not get pods/"),
     ];
@@ -471,7 +319,7 @@ fn a_job_deleted_mid_run_leaves_nothing_behind() {
         "echo started; exec sleep 300",
     ];
     ns.apply(&example_job("krun-example", &args));
-    let deadline = Instant::now() + Duration::from_secs(JOB_SECS);
+    let deadline = Instant::now() + Duration::from_secs(kit::JOB_SECS);
     while !ns.logs("krun-example").contains("started") {
         assert!(
             Instant::now() < deadline,

@@ -70,6 +70,7 @@ mod tests {
     const PIPES: Terminals = Terminals {
         stdin: false,
         stdout: false,
+        stdin_null: false,
     };
 
     fn run(argv: &[&str]) -> request::RunRequest {
@@ -89,6 +90,23 @@ mod tests {
         );
         assert!(r.rm);
         assert!(r.env.is_empty());
+    }
+
+    #[test]
+    fn a_null_stdin_is_not_attached() {
+        let null = Terminals {
+            stdin_null: true,
+            ..PIPES
+        };
+        let interactive = |argv: &[&str], t| match parse(argv, t).unwrap().request {
+            Request::Run(r) => r.interactive,
+            other => panic!("{other:?}"),
+        };
+        assert!(interactive(&["krun", "-T", "web"], PIPES));
+        assert!(!interactive(&["krun", "-T", "web"], null));
+        assert!(!interactive(&["krun", "-i", "-T", "web"], null));
+        // -t still needs a terminal on stdin, /dev/null or not.
+        assert!(parse(["krun", "-t", "web"], null).is_err());
     }
 
     #[test]

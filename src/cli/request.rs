@@ -26,6 +26,9 @@ pub struct Terminals {
     pub stdin: bool,
     /// stdout is a terminal
     pub stdout: bool,
+    /// stdin is /dev/null (CI jobs, pods, `</dev/null`): the command reads EOF at once either
+    /// way, so the container gets no stdin and krun does not attach one.
+    pub stdin_null: bool,
 }
 
 /// What to do, fully validated.
@@ -168,6 +171,8 @@ fn run_request(
         })
         .transpose()?;
     let (tty, interactive) = decide_tty(a.tty, a.no_tty, a.interactive, terminals)?;
+    // Nothing to attach from /dev/null: the container reads EOF from no stdin just the same.
+    let interactive = interactive && (tty || !terminals.stdin_null);
     if interactive && tty && !terminals.stdin && !settings.dry_run {
         return Err(usage(
             "cannot attach stdin to a TTY-enabled container because stdin is not a terminal; \
@@ -318,14 +323,17 @@ mod tests {
     const TERM: Terminals = Terminals {
         stdin: true,
         stdout: true,
+        stdin_null: false,
     };
     const PIPE_IN: Terminals = Terminals {
         stdin: false,
         stdout: true,
+        stdin_null: false,
     };
     const PIPES: Terminals = Terminals {
         stdin: false,
         stdout: false,
+        stdin_null: false,
     };
 
     #[test]

@@ -5,8 +5,13 @@
 use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::try_join_all;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
@@ -42,24 +47,80 @@ impl Outcome {
     }
 }
 
+/// The project's objects of the kinds a run applies, from one list per kind: an unchanged
+/// object then costs no request of its own. Objects not listed (absent, or someone else's)
+/// are still looked up one by one, so foreign objects are refused as before.
+#[derive(Debug, Default)]
+pub struct Known(BTreeMap<(&'static str, String), ObjectMeta>);
+
+impl Known {
+    /// Lists the project's objects of every kind among `objects`, in parallel.
+    pub async fn list<'a>(
+        conn: &Connection,
+        project: &str,
+        objects: impl Iterator<Item = &'a Object>,
+    ) -> Result<Known, ClusterError> {
+        let kinds: BTreeSet<&'static str> = objects.map(|o| o.kind_and_name().0).collect();
+        let lists = try_join_all(kinds.into_iter().map(|kind| async move {
+            match kind {
+                "Secret" => metas::<Secret>(conn, project, kind).await,
+                "ConfigMap" => metas::<ConfigMap>(conn, project, kind).await,
+                "PersistentVolumeClaim" => {
+                    metas::<PersistentVolumeClaim>(conn, project, kind).await
+                }
+                "Service" => metas::<Service>(conn, project, kind).await,
+                "Deployment" => metas::<Deployment>(conn, project, kind).await,
+                "Job" => metas::<Job>(conn, project, kind).await,
+                _ => metas::<Pod>(conn, project, kind).await,
+            }
+        }))
+        .await?;
+        Ok(Known(lists.into_iter().flatten().collect()))
+    }
+}
+
+/// The metadata of the project's objects of kind `K`.
+async fn metas<K>(
+    conn: &Connection,
+    project: &str,
+    kind: &'static str,
+) -> Result<Vec<((&'static str, String), ObjectMeta)>, ClusterError>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + Debug + DeserializeOwned,
+    <K as Resource>::DynamicType: Default,
+{
+    let params = ListParams::default().labels(&labels::project(project));
+    let list = conn
+        .api::<K>()
+        .list(&params)
+        .await
+        .map_err(|e| conn.fail("list", K::plural(&Default::default()).to_string(), e))?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|o| ((kind, o.name_any()), o.meta().clone()))
+        .collect())
+}
+
 /// Applies `obj` for `project`; `owner` (for objects that live only as long as the one-off)
-/// is added to its ownerReferences.
+/// is added to its ownerReferences. `known` may already tell how it exists.
 pub async fn apply(
     conn: &Connection,
     project: &str,
     obj: &Object,
     owner: Option<&OwnerReference>,
+    known: &Known,
 ) -> Result<Outcome, ClusterError> {
+    let (kind, name) = obj.kind_and_name();
+    let known = known.0.get(&(kind, name));
     match obj {
-        Object::Secret(o) => apply_typed(conn, project, "Secret", o, owner).await,
-        Object::ConfigMap(o) => apply_typed(conn, project, "ConfigMap", o, owner).await,
-        Object::PersistentVolumeClaim(o) => {
-            apply_typed(conn, project, "PersistentVolumeClaim", o, owner).await
-        }
-        Object::Service(o) => apply_typed(conn, project, "Service", o, owner).await,
-        Object::Deployment(o) => apply_typed(conn, project, "Deployment", o, owner).await,
-        Object::Job(o) => apply_typed(conn, project, "Job", o, owner).await,
-        Object::Pod(o) => apply_typed(conn, project, "Pod", o, owner).await,
+        Object::Secret(o) => apply_typed(conn, project, kind, o, owner, known).await,
+        Object::ConfigMap(o) => apply_typed(conn, project, kind, o, owner, known).await,
+        Object::PersistentVolumeClaim(o) => apply_typed(conn, project, kind, o, owner, known).await,
+        Object::Service(o) => apply_typed(conn, project, kind, o, owner, known).await,
+        Object::Deployment(o) => apply_typed(conn, project, kind, o, owner, known).await,
+        Object::Job(o) => apply_typed(conn, project, kind, o, owner, known).await,
+        Object::Pod(o) => apply_typed(conn, project, kind, o, owner, known).await,
     }
 }
 
@@ -105,6 +166,7 @@ async fn apply_typed<K>(
     kind: &'static str,
     obj: &K,
     owner: Option<&OwnerReference>,
+    known: Option<&ObjectMeta>,
 ) -> Result<Outcome, ClusterError>
 where
     K: Resource<Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
@@ -113,16 +175,20 @@ where
     let api = conn.api::<K>();
     let name = obj.name_any();
     let resource = format!("{}/{name}", K::plural(&Default::default()));
-    let existing = api
-        .get_opt(&name)
-        .await
-        .map_err(|e| conn.fail("get", resource.clone(), e))?;
+    let existing = match known {
+        Some(meta) => Some(meta.clone()),
+        None => api
+            .get_opt(&name)
+            .await
+            .map_err(|e| conn.fail("get", resource.clone(), e))?
+            .map(|o| o.meta().clone()),
+    };
     let outcome = match &existing {
         None => Outcome::Created,
         Some(e) => {
-            check_ownership(kind, e.meta(), project, conn.namespace())?;
+            check_ownership(kind, e, project, conn.namespace())?;
             let planned = config_hash(obj.meta());
-            if planned.is_some() && planned == config_hash(e.meta()) {
+            if planned.is_some() && planned == config_hash(e) {
                 return Ok(Outcome::Unchanged);
             }
             if kind == "Job" {

@@ -258,9 +258,10 @@ pub async fn connect(kube: &KubeArgs) -> Result<Connection, ClusterError> {
 }
 
 impl Connection {
-    /// The run's first request: proves the server is reachable and that RBAC lets krun create
-    /// pods in the namespace, so a bad setup fails before anything is created. Called once the
-    /// run is planned, so input errors are reported without any request.
+    /// Proves the server is reachable and that RBAC lets krun create pods in the namespace, so
+    /// a bad setup fails before builds or dependencies are created (a run without them needs
+    /// no check: its first creation is the pod). Called once the run is planned, so input
+    /// errors are reported without any request.
     pub async fn preflight(&self) -> Result<(), ClusterError> {
         check_access(self, "create", "pods").await
     }

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use futures::future::try_join_all;
 
-use super::apply::{self, Outcome};
+use super::apply::{self, Known, Outcome};
 use super::client::Connection;
 use super::error::ClusterError;
 use super::rollout::Rollouts;
 use super::wait;
+use super::watch::PodWatch;
 use crate::plan::{Dependency, Object, Plan, Wait, Workload};
 use crate::progress::Progress;
 
@@ -23,12 +24,21 @@ pub async fn bring_up(
     progress: &Progress,
 ) -> Result<(), ClusterError> {
     let rollouts = Rollouts::default();
+    if plan.dependencies.is_empty() && plan.one_off.waits.is_empty() {
+        return Ok(());
+    }
+    // One watch serves every edge, and one list per kind tells which objects are up to date.
+    let pods = wait::dependency_pods(conn, &plan.project);
+    let objects = plan.dependencies.iter().flat_map(|d| &d.objects);
+    let known = Known::list(conn, &plan.project, objects).await?;
     let ctx = Ctx {
         conn,
         plan,
         timeout: wait_timeout,
         progress,
         rollouts: &rollouts,
+        pods: &pods,
+        known: &known,
     };
     for level in levels(&plan.dependencies) {
         try_join_all(level.into_iter().map(|dep| start_dependency(&ctx, dep))).await?;
@@ -43,20 +53,15 @@ struct Ctx<'a> {
     timeout: Duration,
     progress: &'a Progress,
     rollouts: &'a Rollouts,
+    pods: &'a PodWatch,
+    known: &'a Known,
 }
 
 /// Waits for `waits` in parallel; optional failures become warnings.
 async fn wait_all(ctx: &Ctx<'_>, waits: &[Wait]) -> Result<(), ClusterError> {
     let warnings = try_join_all(waits.iter().map(|w| {
         let only = ctx.rollouts.filter(&w.service);
-        wait::edge(
-            ctx.conn,
-            &ctx.plan.project,
-            w,
-            only,
-            ctx.timeout,
-            ctx.progress,
-        )
+        wait::edge(ctx.conn, ctx.pods, w, only, ctx.timeout, ctx.progress)
     }))
     .await?;
     for w in warnings.into_iter().flatten() {
@@ -72,7 +77,7 @@ async fn start_dependency(ctx: &Ctx<'_>, dep: &Dependency) -> Result<(), Cluster
         apply::delete_finished_jobs(conn, project, &dep.service).await?;
     }
     for obj in &dep.objects {
-        let outcome = apply::apply(conn, project, obj, None).await?;
+        let outcome = apply::apply(conn, project, obj, None, ctx.known).await?;
         let (kind, name) = obj.kind_and_name();
         progress.done(&format!("{kind} {name}"), outcome.word(kind));
         if let (Object::Deployment(_), Outcome::Updated) = (obj, outcome) {

@@ -41,6 +41,7 @@ pub use ps::ps;
 use crate::plan::Plan;
 use crate::progress::{self, Progress};
 use crate::request::DownRequest;
+use crate::timing;
 use one_off::{Created, Started};
 use session::Ending;
 use signals::Signals;
@@ -98,6 +99,7 @@ pub async fn execute(
         deps::bring_up(conn, plan, opts.wait_timeout, &progress).await
     };
     bounded(deadline, interruptible(prepare, &mut signals)).await?;
+    timing::mark("orphans checked, dependencies ready");
 
     bounded(
         deadline,
@@ -105,6 +107,7 @@ pub async fn execute(
     )
     .await?;
     let mut created = one_off::create(conn, plan).await?;
+    timing::mark("one-off created");
     let mut started = false;
     let result = bounded(
         deadline,
@@ -140,6 +143,7 @@ pub async fn execute(
     };
     if let Some(grace) = removal {
         one_off::remove(conn, &created, grace).await;
+        timing::mark("one-off removed");
     }
     Ok(result?.unwrap_or(0))
 }
@@ -169,6 +173,7 @@ async fn drive(
         }
     };
     let state = interruptible(start, signals).await?;
+    timing::mark("command started");
     *started = true;
     if one_off.detach {
         println!("{}", created.name);
@@ -184,6 +189,7 @@ async fn drive(
         _ => None,
     };
     let ending = session::run(conn, one_off, created, state, progress, signals).await;
+    timing::mark("command ended");
     if let Some(f) = forwards {
         f.stop();
     }

@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, PostParams};
 use kube::{Resource, ResourceExt};
 
-use super::apply;
+use super::apply::{self, Known};
 use super::client::{Connection, is_not_found};
 use super::copy;
 use super::error::ClusterError;
@@ -53,7 +53,7 @@ pub async fn prepare(
     progress: &Progress,
 ) -> Result<(), ClusterError> {
     for obj in &plan.one_off.objects {
-        let outcome = apply::apply(conn, &plan.project, obj, None).await?;
+        let outcome = apply::apply(conn, &plan.project, obj, None, &Known::default()).await?;
         let (kind, name) = obj.kind_and_name();
         progress.done(&format!("{kind} {name}"), outcome.word(kind));
     }
@@ -96,7 +96,9 @@ pub async fn create(conn: &Connection, plan: &Plan) -> Result<Created, ClusterEr
         }
     };
     for obj in &one_off.owned {
-        if let Err(e) = apply::apply(conn, &plan.project, obj, owner.as_ref()).await {
+        if let Err(e) =
+            apply::apply(conn, &plan.project, obj, owner.as_ref(), &Known::default()).await
+        {
             remove(conn, &created, std::time::Duration::ZERO).await;
             return Err(e);
         }

@@ -28,11 +28,18 @@ enum EdgeFailure {
     Cluster(ClusterError),
 }
 
-/// Waits for one edge within `timeout`; `only` narrows the dependency's pods (to the current
-/// ReplicaSet of an updated Deployment). `Ok(Some(warning))` when an optional edge failed.
+/// The one watch every edge of a run looks through: the project's dependency pods.
+pub fn dependency_pods(conn: &Connection, project: &str) -> PodWatch {
+    let selector = format!("{},{}=False", labels::project(project), labels::ONEOFF);
+    PodWatch::start(conn, Selector::Labels(selector))
+}
+
+/// Waits for one edge within `timeout`, looking at `pods` ([`dependency_pods`]); `only` narrows
+/// the dependency's pods (to the current ReplicaSet of an updated Deployment).
+/// `Ok(Some(warning))` when an optional edge failed.
 pub async fn edge(
     conn: &Connection,
-    project: &str,
+    pods: &PodWatch,
     wait: &Wait,
     only: Option<String>,
     timeout: Duration,
@@ -40,7 +47,7 @@ pub async fn edge(
 ) -> Result<Option<String>, ClusterError> {
     let subject = format!("Container {}", wait.service);
     progress.step(&subject, "Waiting");
-    let outcome = match tokio::time::timeout(timeout, satisfy(conn, project, wait, only)).await {
+    let outcome = match tokio::time::timeout(timeout, satisfy(conn, pods, wait, only)).await {
         Ok(r) => r,
         Err(_) => Err(EdgeFailure::Cluster(ClusterError::WaitTimeout {
             what: format!("service \"{}\"", wait.service),
@@ -90,11 +97,11 @@ fn done_word(c: Condition) -> &'static str {
     }
 }
 
-/// The selector of the pods that count for `wait`.
-fn selector(project: &str, wait: &Wait, only: Option<String>) -> Selector {
+/// The selector of the pods that count for `wait`, among the project's dependency pods.
+fn selector(wait: &Wait, only: Option<String>) -> Selector {
     match &wait.workload {
         Workload::Deployment { .. } => {
-            let all = labels::service_pods(project, &wait.service);
+            let all = format!("{}={}", labels::SERVICE, wait.service);
             Selector::Labels(only.map_or(all.clone(), |o| format!("{all},{o}")))
         }
         Workload::Job { name } => Selector::Labels(format!("{}={name}", labels::JOB_NAME)),
@@ -103,7 +110,7 @@ fn selector(project: &str, wait: &Wait, only: Option<String>) -> Selector {
 
 async fn satisfy(
     conn: &Connection,
-    project: &str,
+    pods: &PodWatch,
     wait: &Wait,
     only: Option<String>,
 ) -> Result<(), EdgeFailure> {
@@ -113,10 +120,18 @@ async fn satisfy(
             wait.service
         )));
     }
-    let mut watch = PodWatch::start(conn, selector(project, wait, only));
+    let chosen = selector(wait, only);
+    let mut watch = pods.clone();
     let mut settle = status::Settle::default();
     let verdict = watch
-        .until(|pods| judge(pods, wait, &mut settle))
+        .until(|all| {
+            let pods: Pods = all
+                .iter()
+                .filter(|(_, p)| chosen.matches(p))
+                .map(|(n, p)| (n.clone(), p.clone()))
+                .collect();
+            judge(&pods, wait, &mut settle)
+        })
         .await
         .map_err(EdgeFailure::Cluster)?;
     match verdict {

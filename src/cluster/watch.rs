@@ -31,6 +31,25 @@ pub enum Selector {
     Labels(String),
 }
 
+impl Selector {
+    /// Whether `pod` is selected: by name, or by a list of `key=value` and `key!=value`
+    /// requirements (the forms krun writes), for views of a wider watch.
+    pub fn matches(&self, pod: &Pod) -> bool {
+        match self {
+            Selector::Name(n) => pod.metadata.name.as_deref() == Some(n.as_str()),
+            Selector::Labels(l) => {
+                let labels = pod.labels();
+                l.split(',').all(|req| match req.split_once("!=") {
+                    Some((k, v)) => labels.get(k).map(String::as_str) != Some(v),
+                    None => req
+                        .split_once('=')
+                        .is_some_and(|(k, v)| labels.get(k).map(String::as_str) == Some(v)),
+                })
+            }
+        }
+    }
+}
+
 /// The current pods matching a [`Selector`], by name.
 pub type Pods = BTreeMap<String, Pod>;
 
@@ -51,16 +70,22 @@ impl Deleted {
     }
 }
 
-/// A running watch; dropping it stops the watch.
+/// A running watch; clones share it (one request serves every wait on a project's pods), and
+/// dropping the last one stops it.
+#[derive(Clone)]
 pub struct PodWatch {
     rx: watch::Receiver<Pods>,
     deleted: Deleted,
-    task: Option<JoinHandle<Result<(), ClusterError>>>,
+    task: Arc<Task>,
 }
 
-impl Drop for PodWatch {
+/// The watch's task, aborted when the last [`PodWatch`] goes; the first to see it end gets
+/// its error.
+struct Task(Mutex<Option<JoinHandle<Result<(), ClusterError>>>>);
+
+impl Drop for Task {
     fn drop(&mut self) {
-        if let Some(task) = &self.task {
+        if let Some(task) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() {
             task.abort();
         }
     }
@@ -75,7 +100,7 @@ impl PodWatch {
         PodWatch {
             rx,
             deleted,
-            task: Some(task),
+            task: Arc::new(Task(Mutex::new(Some(task)))),
         }
     }
 
@@ -106,7 +131,8 @@ impl PodWatch {
     }
 
     async fn failure(&mut self) -> ClusterError {
-        match self.task.take() {
+        let task = self.task.0.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match task {
             Some(task) => match task.await {
                 Ok(Err(e)) => e,
                 Ok(Ok(())) | Err(_) => ClusterError::Config("the pod watch stopped".into()),

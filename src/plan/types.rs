@@ -26,6 +26,14 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
 }
 
+impl Plan {
+    /// Whether anything is created before the one-off (dependencies, the objects it shares):
+    /// only then is access checked first, so that a forbidden run leaves nothing behind.
+    pub fn creates_before_the_one_off(&self) -> bool {
+        !self.dependencies.is_empty() || !self.one_off.objects.is_empty()
+    }
+}
+
 /// A compose service started as a long-lived (or one-shot) workload so the one-off can reach it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dependency {

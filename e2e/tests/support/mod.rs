@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod kit;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
