@@ -110,7 +110,11 @@ async fn run_one_off(
     let conn = if req.settings.dry_run {
         None
     } else {
-        Some(cluster::connect(kube).await?)
+        Some(
+            cluster::connect(kube)
+                .await?
+                .with_patience(req.settings.wait_timeout),
+        )
     };
     let namespace = match &conn {
         Some(conn) => conn.namespace().to_string(),

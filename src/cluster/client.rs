@@ -13,6 +13,10 @@ use kube::{Api, Client, Config};
 use super::error::{ApiFailure, ClusterError, Target};
 use crate::request::KubeArgs;
 
+/// How long a connection rides out an API server outage unless told otherwise (the default
+/// `--wait-timeout`).
+const DEFAULT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The in-cluster service account's namespace file.
 const INCLUSTER_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
@@ -23,6 +27,9 @@ pub struct Connection {
     pub client: Client,
     /// Context, server and namespace, for messages.
     pub target: Target,
+    /// How long streams and cleanup ride out an unreachable or failing API server
+    /// (`--wait-timeout`).
+    pub patience: std::time::Duration,
 }
 
 impl std::fmt::Debug for Connection {
@@ -34,6 +41,11 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// Rides out API server outages up to `patience` (`--wait-timeout`).
+    pub fn with_patience(self, patience: std::time::Duration) -> Connection {
+        Connection { patience, ..self }
+    }
+
     /// The namespace every object of the run lives in.
     pub fn namespace(&self) -> &str {
         &self.target.namespace
@@ -253,6 +265,7 @@ pub async fn connect(kube: &KubeArgs) -> Result<Connection, ClusterError> {
             server: server.trim_end_matches('/').to_string(),
             namespace,
         },
+        patience: DEFAULT_PATIENCE,
     };
     Ok(conn)
 }

@@ -1,6 +1,7 @@
 //! The container's output without a TTY: the log stream followed from the container's start,
 //! so that no byte is lost even when the command exits before krun connects. A dropped stream
-//! is reopened and the bytes already written are skipped, so nothing is printed twice.
+//! is reopened (through an API server outage, within the connection's patience) and the bytes
+//! already written are skipped, so nothing is printed twice.
 //!
 //! Caveat: the log API merges stdout and stderr; everything arrives on krun's stdout, in the
 //! container's order.
@@ -14,20 +15,21 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::client::Connection;
 use super::error::ClusterError;
+use super::outage::{Outage, is_transient};
 
-/// Reconnections after a dropped stream before giving up.
-const MAX_RECONNECTS: u32 = 10;
 /// Pause between attempts while the container is still waiting to start.
 const RETRY: Duration = Duration::from_millis(100);
 /// Attempts while the server says the container is not ready for logs (30s).
 const MAX_WAITING: u32 = 300;
 
-/// Copies the whole output of `container` in `pod` to `out` until the container exits.
+/// Copies the output of `container` in `pod` to `out` until the stream ends (normally: the
+/// container exited), skipping the first `written` bytes and counting what it writes there.
 pub async fn follow<W: AsyncWrite + Unpin>(
     conn: &Connection,
     pod: &str,
     container: &str,
     out: &mut W,
+    written: &mut u64,
 ) -> Result<(), ClusterError> {
     let api = conn.api::<Pod>();
     let params = LogParams {
@@ -36,8 +38,7 @@ pub async fn follow<W: AsyncWrite + Unpin>(
         ..LogParams::default()
     };
     let resource = format!("pods/{pod}/log");
-    let mut written: u64 = 0;
-    let mut reconnects = 0;
+    let mut outage = Outage::new(conn.patience);
     let mut waiting = 0;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -49,11 +50,7 @@ pub async fn follow<W: AsyncWrite + Unpin>(
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
-            Err(e) if reconnects < MAX_RECONNECTS && !is_final(&e) => {
-                reconnects += 1;
-                tokio::time::sleep(RETRY).await;
-                continue;
-            }
+            Err(e) if is_transient(&e) && outage.pause().await => continue,
             Err(e) => return Err(conn.fail("get", resource, e)),
         };
         let mut stream = std::pin::pin!(stream);
@@ -65,6 +62,7 @@ pub async fn follow<W: AsyncWrite + Unpin>(
                     return Ok(());
                 }
                 Ok(n) => {
+                    outage.over();
                     let start = written.saturating_sub(seen).min(n as u64) as usize;
                     seen += n as u64;
                     if start < n {
@@ -72,13 +70,11 @@ pub async fn follow<W: AsyncWrite + Unpin>(
                             .await
                             .map_err(|e| ClusterError::local("writing the output", e))?;
                         out.flush().await.ok();
-                        written += (n - start) as u64;
+                        *written += (n - start) as u64;
                     }
                 }
-                Err(_) if reconnects < MAX_RECONNECTS => {
-                    reconnects += 1;
-                    break;
-                }
+                // A dropped stream: reopen it (from the start, skipping what was written).
+                Err(_) if outage.pause().await => break,
                 Err(e) => {
                     return Err(ClusterError::local(
                         format!("reading the log of pod {pod}"),
@@ -88,8 +84,4 @@ pub async fn follow<W: AsyncWrite + Unpin>(
             }
         }
     }
-}
-
-fn is_final(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if matches!(s.code, 401 | 403 | 404))
 }

@@ -19,6 +19,7 @@ mod labels;
 mod logs;
 mod one_off;
 mod orphans;
+mod outage;
 mod ps;
 mod rollout;
 mod session;

@@ -14,6 +14,7 @@ use super::copy;
 use super::error::ClusterError;
 use super::events;
 use super::labels;
+use super::outage::{Outage, is_transient};
 use super::status::{self, Exit, Phase};
 use super::watch::{PodWatch, Pods, Selector};
 use crate::plan::{OneOff, Plan};
@@ -157,27 +158,44 @@ fn owner_ref<K: Resource<DynamicType = ()>>(obj: &K) -> Option<OwnerReference> {
 
 /// Deletes the one-off (a Job with its pods) with `grace`; already gone is fine. Errors are
 /// reported, not returned: this runs on cleanup paths that already carry an outcome.
+/// An API server outage is ridden out within the connection's patience.
 pub async fn remove(conn: &Connection, created: &Created, grace: std::time::Duration) {
     let dp = DeleteParams::background().grace_period(grace.as_secs().min(u32::MAX as u64) as u32);
-    let result = if created.is_job {
-        conn.api::<Job>()
-            .delete(&created.name, &dp)
-            .await
-            .map(|_| ())
-    } else {
-        conn.api::<Pod>()
-            .delete(&created.name, &dp)
-            .await
-            .map(|_| ())
-    };
-    match result {
-        Ok(()) => {}
-        Err(e) if is_not_found(&e) => {}
-        Err(e) => eprintln!(
-            "krun: could not delete {}: {}; remove it with kubectl delete",
-            created.name,
-            conn.fail("delete", created.name.clone(), e)
-        ),
+    let mut outage = Outage::new(conn.patience);
+    let mut told = false;
+    loop {
+        let result = if created.is_job {
+            conn.api::<Job>()
+                .delete(&created.name, &dp)
+                .await
+                .map(|_| ())
+        } else {
+            conn.api::<Pod>()
+                .delete(&created.name, &dp)
+                .await
+                .map(|_| ())
+        };
+        match result {
+            Ok(()) => return,
+            Err(e) if is_not_found(&e) => return,
+            Err(e) if is_transient(&e) && outage.pause().await => {
+                if !std::mem::replace(&mut told, true) {
+                    eprintln!(
+                        "krun: the API server does not answer; deleting {} again for up to {}s",
+                        created.name,
+                        conn.patience.as_secs()
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!(
+                    "krun: could not delete {}: {}; remove it with kubectl delete",
+                    created.name,
+                    conn.fail("delete", created.name.clone(), e)
+                );
+                return;
+            }
+        }
     }
 }
 

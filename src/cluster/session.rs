@@ -28,6 +28,10 @@ use crate::progress::Progress;
 /// How long a failed attach waits for the watch to show that the command already exited.
 const EXIT_GRACE: Duration = Duration::from_secs(5);
 
+/// How long the watch may take to show the exit after the log stream ended, before the stream
+/// is taken to have been cut and is reopened.
+const EOF_GRACE: Duration = Duration::from_secs(3);
+
 /// How long `kill` in the container may take before krun falls back to deleting the pod.
 const KILL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -191,7 +195,7 @@ pub async fn run(
             Ok(TtyEnd::Closed { output: true }) => {}
             // Nothing came through the attach: the command ran before it connected.
             Ok(TtyEnd::Closed { output: false }) => {
-                print_logs(conn, &pod, container, signals, &mut forwarder).await?
+                print_logs(conn, created, container, signals, &mut forwarder).await?
             }
             // The container may have exited before the attach (the kubelet then says it is
             // not found or not running, possibly before the watch shows the exit): show its
@@ -203,7 +207,7 @@ pub async fn run(
                 if tokio::time::timeout(EXIT_GRACE, seen_exit).await.is_err() {
                     return Err(e);
                 }
-                print_logs(conn, &pod, container, signals, &mut forwarder).await?
+                print_logs(conn, created, container, signals, &mut forwarder).await?
             }
         }
     } else {
@@ -215,7 +219,7 @@ pub async fn run(
                 let _ = attach::send_stdin(&conn, &pod, &container, stdin::spawn()).await;
             })
         });
-        let printed = print_logs(conn, &pod, container, signals, &mut forwarder).await;
+        let printed = print_logs(conn, created, container, signals, &mut forwarder).await;
         if let Some(t) = stdin_task {
             t.abort();
         }
@@ -253,18 +257,37 @@ fn exited(pods: &super::watch::Pods, container: &str) -> bool {
     the_pod(pods).is_some_and(|(_, p)| matches!(status::phase(p, container), Phase::Exited(_)))
 }
 
+/// The command will print nothing more: it exited, its pod failed, or the pod is gone.
+fn finished(pods: &super::watch::Pods, container: &str) -> bool {
+    the_pod(pods).is_none_or(|(_, p)| {
+        matches!(
+            status::phase(p, container),
+            Phase::Exited(_) | Phase::PodFailed { .. }
+        )
+    })
+}
+
+/// Prints the command's whole output. The log stream normally ends because the command
+/// exited, which the watch shows moments later; one that an API server outage ended is reopened
+/// instead, skipping what was already printed, so no line is lost or printed twice.
 async fn print_logs(
     conn: &Connection,
-    pod: &str,
+    created: &mut Created,
     container: &str,
     signals: &mut Signals,
     forwarder: &mut Forwarder<'_>,
 ) -> Result<(), ClusterError> {
     let mut stdout = tokio::io::stdout();
-    forwarding(
-        logs::follow(conn, pod, container, &mut stdout),
-        signals,
-        forwarder,
-    )
-    .await
+    let mut written = 0;
+    let pod = forwarder.pod.clone();
+    loop {
+        let follow = logs::follow(conn, &pod, container, &mut stdout, &mut written);
+        forwarding(follow, signals, forwarder).await?;
+        let ended = created
+            .watch
+            .until(|pods| finished(pods, container).then_some(()));
+        if tokio::time::timeout(EOF_GRACE, ended).await.is_ok() {
+            return Ok(());
+        }
+    }
 }

@@ -8,19 +8,17 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{WatchEvent, WatchParams};
+use kube::api::{ListParams, WatchEvent, WatchParams};
 use kube::{Api, ResourceExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::client::Connection;
 use super::error::ClusterError;
+use super::outage::{Outage, is_transient};
 
 /// How often [`PodWatch::until`] re-evaluates without a change (compose polls every 500ms).
 pub const RECHECK: Duration = Duration::from_millis(500);
-
-/// Consecutive failed (re)connections before the watch gives up.
-const MAX_RETRIES: u32 = 5;
 
 /// Which pods to watch.
 #[derive(Debug, Clone)]
@@ -158,24 +156,21 @@ async fn run(
     };
     let params = params.timeout(290);
     let mut version = "0".to_string();
-    let mut failures = 0u32;
+    let mut outage = Outage::new(conn.patience);
     loop {
         let stream = match api.watch(&params, &version).await {
             Ok(s) => s,
-            Err(e) => {
-                failures += 1;
-                if failures > MAX_RETRIES || is_fatal(&e) {
-                    return Err(conn.fail("watch", what, e));
-                }
-                tokio::time::sleep(backoff(failures)).await;
-                continue;
-            }
+            Err(e) if is_transient(&e) && outage.pause().await => continue,
+            Err(e) => return Err(conn.fail("watch", what, e)),
         };
         let mut stream = std::pin::pin!(stream.into_stream());
+        let mut cut = false;
         while let Some(item) = stream.next().await {
+            if matches!(item, Ok(WatchEvent::Added(_) | WatchEvent::Modified(_))) {
+                outage.over();
+            }
             match item {
                 Ok(WatchEvent::Added(p)) | Ok(WatchEvent::Modified(p)) => {
-                    failures = 0;
                     version = p.resource_version().unwrap_or(version);
                     tx.send_modify(|pods| {
                         pods.insert(p.name_any(), p);
@@ -192,36 +187,46 @@ async fn run(
                 }
                 Ok(WatchEvent::Bookmark(b)) => version = b.metadata.resource_version,
                 Ok(WatchEvent::Error(status)) if status.code == 410 => {
-                    // Too old: start over from the current state, forgetting what we had.
+                    // Too old (an API server restarted, say): the current state replaces what
+                    // we had at once, so nobody sees a moment without the pods.
                     version = "0".into();
-                    tx.send_modify(Pods::clear);
+                    let list = match &selector {
+                        Selector::Name(n) => {
+                            ListParams::default().fields(&format!("metadata.name={n}"))
+                        }
+                        Selector::Labels(l) => ListParams::default().labels(l),
+                    };
+                    match api.list(&list).await {
+                        Ok(current) => {
+                            version = current.metadata.resource_version.unwrap_or(version);
+                            tx.send_replace(
+                                current
+                                    .items
+                                    .into_iter()
+                                    .map(|p| (p.name_any(), p))
+                                    .collect(),
+                            );
+                        }
+                        Err(e) if is_transient(&e) => cut = true,
+                        Err(e) => return Err(conn.fail("list", what, e)),
+                    }
                     break;
                 }
                 Ok(WatchEvent::Error(status)) => {
                     return Err(conn.fail("watch", what, kube::Error::Api(status)));
                 }
                 Err(_) => {
-                    failures += 1;
+                    cut = true;
                     break;
                 }
             }
         }
-        if failures > MAX_RETRIES {
+        if cut && !outage.pause().await {
             return Err(ClusterError::Config(format!(
-                "the watch on {what} kept failing; check the connection to {}",
+                "the watch on {what} kept failing for {}s; check the connection to {}",
+                conn.patience.as_secs(),
                 conn.target.server
             )));
         }
-        if failures > 0 {
-            tokio::time::sleep(backoff(failures)).await;
-        }
     }
-}
-
-fn is_fatal(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if (400..500).contains(&s.code) && s.code != 429)
-}
-
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(100 * 2u64.pow(failures.min(5)))
 }
