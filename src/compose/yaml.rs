@@ -43,6 +43,7 @@ pub fn join_path(parent: &str, key: &str) -> String {
 
 /// Parses every document of a YAML stream. Errors carry compose's wording (go-yaml's texts).
 pub fn parse(text: &str) -> Result<Vec<Document>, LoadError> {
+    refuse_what_go_yaml_refuses(text)?;
     let mut builder = Builder {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
@@ -69,6 +70,36 @@ pub fn parse(text: &str) -> Result<Vec<Document>, LoadError> {
         }
     }
     Ok(docs)
+}
+
+/// What go-yaml's reader refuses before parsing and saphyr accepts: control characters
+/// (YAML's printable set excludes them, tab and line breaks aside), and a `%YAML` directive
+/// for a version other than 1.x.
+fn refuse_what_go_yaml_refuses(text: &str) -> Result<(), LoadError> {
+    for (i, line) in text.lines().enumerate() {
+        let printable = |c: char| matches!(c, '\t' | '\r' | '\u{85}') || !c.is_control();
+        if let Some(c) = line.chars().find(|c| !printable(*c)) {
+            return Err(LoadError::new(
+                ErrorKind::Syntax,
+                format!(
+                    "yaml: line {}: control characters are not allowed (value: {})",
+                    i + 1,
+                    c as u32
+                ),
+            )
+            .at_line(Some(i + 1)));
+        }
+        if let Some(version) = line.strip_prefix("%YAML ")
+            && !version.trim().starts_with("1.")
+        {
+            return Err(LoadError::new(
+                ErrorKind::Syntax,
+                format!("yaml: line {}: found incompatible YAML document", i + 1),
+            )
+            .at_line(Some(i + 1)));
+        }
+    }
+    Ok(())
 }
 
 /// Documents expanding (through aliases) to more nodes than this are rejected.
@@ -157,8 +188,17 @@ impl<'a> Builder<'a> {
                 (Value::Object(self.mapping(doc, path, shown)?), anchor)
             }
             Event::Alias(id) => {
+                // An anchor is recorded once its value is complete: one that is not yet
+                // recorded is an alias inside the value it names.
                 let Some((value, count)) = self.anchors.get(&id) else {
-                    return Ok(Value::Null);
+                    return Err(LoadError::new(
+                        ErrorKind::Syntax,
+                        format!(
+                            "yaml: line {}: anchor value contains itself",
+                            span.start.line()
+                        ),
+                    )
+                    .at_line(Some(span.start.line())));
                 };
                 self.nodes += count;
                 if self.nodes > MAX_NODES {
@@ -189,7 +229,7 @@ impl<'a> Builder<'a> {
     ) -> Result<Map<String, Value>, LoadError> {
         let mut map = Map::new();
         let mut key_lines: HashMap<String, usize> = HashMap::new();
-        let mut merges: Vec<Value> = Vec::new();
+        let mut merges: Vec<(Value, usize)> = Vec::new();
         loop {
             let (ev, sp) = self.next()?;
             let key_line = sp.start.line();
@@ -229,8 +269,8 @@ impl<'a> Builder<'a> {
             if key == "<<" {
                 let v = self.node(ev, sp, doc, path, shown)?;
                 match v {
-                    Value::Array(items) => merges.extend(items),
-                    other => merges.push(other),
+                    Value::Array(items) => merges.extend(items.into_iter().map(|i| (i, key_line))),
+                    other => merges.push((other, key_line)),
                 }
                 continue;
             }
@@ -253,12 +293,16 @@ impl<'a> Builder<'a> {
                 map.insert(key, value);
             }
         }
-        for source in merges {
-            if let Value::Object(source) = source {
-                for (k, v) in source {
-                    if !key_lines.contains_key(&k) && !map.contains_key(&k) {
-                        map.insert(k, v);
-                    }
+        for (source, line) in merges {
+            let Value::Object(source) = source else {
+                return Err(construct_error(
+                    line,
+                    "map merge requires map or sequence of maps as the value".into(),
+                ));
+            };
+            for (k, v) in source {
+                if !key_lines.contains_key(&k) && !map.contains_key(&k) {
+                    map.insert(k, v);
                 }
             }
         }

@@ -41,6 +41,10 @@ pub fn parse_duration(s: &str) -> Option<i128> {
         };
         total += number * scale;
     }
+    // Go's durations are 64-bit nanoseconds (about 292 years); larger ones are invalid there.
+    if total.round() > i64::MAX as f64 {
+        return None;
+    }
     let ns = total.round() as i128;
     Some(if neg { -ns } else { ns })
 }
@@ -129,6 +133,7 @@ mod tests {
             );
         }
         assert_eq!(parse_duration("10x"), None);
+        assert_eq!(parse_duration("99999999999999999999h"), None);
         assert_eq!(parse_duration(""), None);
     }
 
