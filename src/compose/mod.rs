@@ -6,10 +6,12 @@
 mod assemble;
 pub mod discovery;
 pub mod dotenv;
+mod emit;
 pub mod error;
 mod extends;
 mod include;
 pub mod interpolate;
+mod layout;
 pub mod merge;
 pub mod model;
 pub mod normalize;

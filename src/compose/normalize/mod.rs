@@ -462,9 +462,6 @@ pub fn apply_service_defaults(svc: &mut Map<String, Value>) {
     }
     if let Some(Value::Array(vols)) = svc.get_mut("volumes") {
         for v in vols.iter_mut().filter_map(Value::as_object_mut) {
-            if v.get("type").and_then(Value::as_str) == Some("bind") && !v.contains_key("bind") {
-                v.insert("bind".into(), json!({}));
-            }
             if let Some(Value::Object(b)) = v.get_mut("bind")
                 && b.get("create_host_path") == Some(&json!(true))
             {
@@ -852,7 +849,8 @@ mod tests {
     #[test]
     fn defaults_and_implicit_dependencies() {
         let mut m = json!({"build": {"target": "t"}, "links": ["db:alias"], "volumes_from": ["data", "container:x"],
-            "volumes": [{"type": "bind", "source": "./a", "target": "/a"}], "secrets": [{"source": "s"}]})
+            "volumes": [{"type": "bind", "source": "./a", "target": "/a"}, {"type": "bind", "source": "/b", "target": "/b", "bind": {"create_host_path": true}}],
+            "secrets": [{"source": "s"}]})
         .as_object()
         .cloned()
         .expect("map");
@@ -864,8 +862,10 @@ mod tests {
         );
         assert_eq!(
             m["volumes"][0],
-            json!({"type": "bind", "source": "/p/a", "target": "/a", "bind": {}})
+            json!({"type": "bind", "source": "/p/a", "target": "/a"})
         );
+        // compose-go omits create_host_path when true (its default), and adds no `bind` itself
+        assert_eq!(m["volumes"][1]["bind"], json!({}));
         assert_eq!(m["networks"], json!({"default": null}));
         assert_eq!(m["secrets"][0]["target"], json!("/run/secrets/s"));
         assert_eq!(
