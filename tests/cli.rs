@@ -135,8 +135,8 @@ fn volume_specs_use_compose_short_syntax() {
 
 #[test]
 fn publish_specs_use_docker_syntax() {
-    usage_error(&["-p", "abc", "web"], "Invalid containerPort: abc");
-    usage_error(&["-p", "80/xyz", "web"], "Invalid proto: xyz");
+    usage_error(&["-p", "abc", "web"], "invalid containerPort: abc");
+    usage_error(&["-p", "80/xyz", "web"], "invalid proto: xyz");
 }
 
 #[test]

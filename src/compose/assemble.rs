@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::error::LoadError;
+use super::error::{ErrorKind, LoadError};
 use super::yaml::{self, Document};
 use super::{extends, include, interpolate, merge, normalize, validate};
 
@@ -25,7 +25,11 @@ impl Source {
     /// Parses `text` read from `path`.
     pub fn parse(path: PathBuf, text: &str) -> Result<Self, LoadError> {
         let docs = yaml::parse(text).map_err(|e| {
-            let message = format!("failed to parse {}: {}", path.display(), e.message);
+            // compose names the file for YAML syntax errors, not for a non-string key
+            let message = match e.kind {
+                ErrorKind::Syntax => format!("failed to parse {}: {}", path.display(), e.message),
+                _ => e.message.clone(),
+            };
             LoadError { message, ..e }.in_file(&path)
         })?;
         Ok(Source { path, docs })
@@ -263,7 +267,7 @@ mod tests {
             .expect_err("port");
         assert_eq!(
             (e.message.as_str(), e.line),
-            ("Invalid proto: xyz", Some(4))
+            ("invalid proto: xyz", Some(4))
         );
     }
 }
