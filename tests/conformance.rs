@@ -12,11 +12,17 @@ use krun::compose::{self, LoadOptions, Selection};
 use serde_json::Value;
 
 const CASES: &str = include_str!("data/compose-loader-cases.yaml");
+/// `config` cases only the differential test runs: the oracle's output is their expectation.
+const ORACLE_CASES: &str = include_str!("data/oracle-extra-cases.yaml");
 
-fn cases() -> Vec<Value> {
-    let docs = compose::yaml::parse(CASES).expect("the cases file parses");
+fn cases_of(text: &str) -> Vec<Value> {
+    let docs = compose::yaml::parse(text).expect("the cases file parses");
     let root = docs.into_iter().next().expect("one document").value;
     root["cases"].as_array().cloned().expect("a list of cases")
+}
+
+fn cases() -> Vec<Value> {
+    cases_of(CASES)
 }
 
 /// Replaces `<PROJECT_DIR>` in every string of `v`.
@@ -385,7 +391,7 @@ fn compose_error(stderr: &str) -> String {
 }
 
 /// Differential test against compose-go (`../shared/compose-go-oracle`, skipped when absent):
-/// every `config` case through both programs, stdout byte for byte; on failure both must
+/// every `config` case (conformance set and `oracle-extra-cases.yaml`) through both programs, stdout byte for byte; on failure both must
 /// fail, with the same message.
 #[test]
 fn config_output_is_identical_to_the_oracle() {
@@ -397,7 +403,7 @@ fn config_output_is_identical_to_the_oracle() {
     }
     let krun = Path::new(env!("CARGO_BIN_EXE_krun"));
     let (mut identical, mut total, mut differences) = (0, 0, Vec::new());
-    for raw in cases() {
+    for raw in cases().into_iter().chain(cases_of(ORACLE_CASES)) {
         let case = prepare(&raw);
         if case.is_run() {
             continue;

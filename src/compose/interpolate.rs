@@ -157,8 +157,6 @@ enum Cast {
 
 /// compose-go's `interpolateTypeCastMapping`: `*` matches any key, `[]` any list index.
 const CASTS: &[(&str, Cast)] = &[
-    ("services.*.configs.[].mode", Cast::Int),
-    ("services.*.secrets.[].mode", Cast::Int),
     ("services.*.cpu_count", Cast::Int),
     ("services.*.cpu_percent", Cast::Float),
     ("services.*.cpu_period", Cast::Int),

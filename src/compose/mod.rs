@@ -189,9 +189,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         }
     }
     model.insert("services".into(), Value::Object(active));
-    if matches!(opts.selection, Selection::Run(_)) {
-        drop_unused_resources(&mut model);
-    }
+    drop_unused_resources(&mut model);
     normalize::finish_resources(&mut model, &name);
     let mut project = Map::new();
     project.insert("name".into(), json!(name));
@@ -260,6 +258,7 @@ fn resolve_service_files(
                 .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
             normalize::resolve_label_files(svc, &label_file)
                 .map_err(|e| e.at_path(format!("services.{name}.label_file")))?;
+            normalize::resolve_build_args(svc, env);
         }
     }
     Ok(())
@@ -284,7 +283,8 @@ fn file_reader(kind: &'static str) -> impl Fn(&str, bool) -> Result<Option<Strin
     }
 }
 
-/// `run` keeps only the networks, volumes, secrets and configs the selected services use.
+/// compose keeps only the networks, volumes, secrets, configs and models the (selected)
+/// services use (`WithoutUnnecessaryResources`).
 fn drop_unused_resources(model: &mut Map<String, Value>) {
     let services: Vec<Value> = model
         .get("services")
@@ -308,18 +308,24 @@ fn drop_unused_resources(model: &mut Map<String, Value>) {
         used.entry("volumes").or_default().extend(
             vols.filter_map(|v| v.get("source").and_then(Value::as_str).map(str::to_string)),
         );
-        for kind in ["secrets", "configs"] {
-            let refs = svc
-                .get(kind)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten();
+        for (kind, refs) in [
+            ("secrets", svc.get("secrets")),
+            ("secrets", svc.get("build").and_then(|b| b.get("secrets"))),
+            ("configs", svc.get("configs")),
+        ] {
+            let refs = refs.and_then(Value::as_array).into_iter().flatten();
             used.entry(kind).or_default().extend(
                 refs.filter_map(|r| r.get("source").and_then(Value::as_str).map(str::to_string)),
             );
         }
+        let models = svc
+            .get("models")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.keys().cloned());
+        used.entry("models").or_default().extend(models);
     }
-    for kind in ["networks", "volumes", "secrets", "configs"] {
+    for kind in ["networks", "volumes", "secrets", "configs", "models"] {
         let keep = used.get(kind).cloned().unwrap_or_default();
         if let Some(Value::Object(items)) = model.get_mut(kind) {
             items.retain(|k, _| keep.contains(k));

@@ -181,7 +181,7 @@ pub fn canonical_service(name: &str, svc: &mut Map<String, Value>) -> Result<(),
     update(svc, &p, "extra_hosts", |v| Ok(extra_hosts(v)))?;
     update(svc, &p, "devices", |v| Ok(devices(v)))?;
     for key in ["secrets", "configs"] {
-        update(svc, &p, key, |v| Ok(file_refs(v)))?;
+        update(svc, &p, key, |v| file_refs(v, &at(key)))?;
     }
     update(svc, &p, "healthcheck", |v| {
         healthcheck(v, &at("healthcheck"))
@@ -256,7 +256,9 @@ fn build(v: &Value, p: &str) -> Result<Value, LoadError> {
     for key in ["cache_from", "cache_to", "tags", "platforms"] {
         update(&mut b, p, key, |v| Ok(string_list(v)))?;
     }
-    update(&mut b, p, "secrets", |v| Ok(file_refs(v)))?;
+    update(&mut b, p, "secrets", |v| {
+        file_refs(v, &format!("{p}.secrets"))
+    })?;
     Ok(Value::Object(b))
 }
 
@@ -418,17 +420,59 @@ fn devices(v: &Value) -> Value {
     )
 }
 
-fn file_refs(v: &Value) -> Value {
-    Value::Array(
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| match r {
-                Value::String(s) => json!({"source": s}),
-                other => other.clone(),
-            })
-            .collect(),
-    )
+/// A service's `secrets:` / `configs:` (or build secrets) in long syntax, `mode` as
+/// compose-go prints its `FileMode`: `0` and the octal digits (a string mode is octal).
+fn file_refs(v: &Value, p: &str) -> Result<Value, LoadError> {
+    let Some(items) = v.as_array() else {
+        return Ok(v.clone());
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            Value::String(s) => Ok(json!({"source": s})),
+            Value::Object(m) => {
+                let mut m = m.clone();
+                if let Some(mode) = m.get("mode") {
+                    let shown = file_mode(mode).ok_or_else(|| {
+                        // mapstructure's wording, with its `services[web]` paths
+                        let (head, tail) = p.split_once('.').unwrap_or((p, ""));
+                        let (service, rest) = tail.split_once('.').unwrap_or((tail, ""));
+                        LoadError::invalid(format!(
+                            "decoding failed due to the following error(s):\n\n\
+                             '{head}[{service}].{rest}[{i}].mode' strconv.ParseInt: \
+                             parsing {:?}: invalid syntax",
+                            text(mode)
+                        ))
+                    })?;
+                    m.insert("mode".into(), json!(shown));
+                }
+                Ok(Value::Object(m))
+            }
+            other => Ok(other.clone()),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
+}
+
+/// Go's `fmt.Sprintf("0%o", mode)` of a number, or of a string read as octal.
+fn file_mode(v: &Value) -> Option<String> {
+    let n = match v {
+        Value::Number(n) => n.as_i64()?,
+        Value::String(s) => {
+            let (neg, digits) = s
+                .strip_prefix('-')
+                .map_or((false, s.as_str()), |d| (true, d));
+            let n = i64::from_str_radix(digits.strip_prefix('+').unwrap_or(digits), 8).ok()?;
+            if neg { -n } else { n }
+        }
+        _ => return None,
+    };
+    Some(if n < 0 {
+        format!("0-{:o}", n.unsigned_abs())
+    } else {
+        format!("0{n:o}")
+    })
 }
 
 fn healthcheck(v: &Value, p: &str) -> Result<Value, LoadError> {
@@ -729,6 +773,27 @@ pub fn resolve_label_files(
     Ok(())
 }
 
+/// Build args without a value take the project environment's, or are dropped (compose-go's
+/// `Args.Resolve(lookup).RemoveEmpty()`); no args left, no `args`.
+pub fn resolve_build_args(svc: &mut Map<String, Value>, project_env: &IndexMap<String, String>) {
+    let Some(build) = sub_map(svc, "build") else {
+        return;
+    };
+    if let Some(Value::Object(args)) = build.get_mut("args") {
+        let resolved = std::mem::take(args)
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::Null => project_env.get(&k).map(|value| (k, json!(value))),
+                v => Some((k, v)),
+            })
+            .collect();
+        *args = resolved;
+        if args.is_empty() {
+            build.remove("args");
+        }
+    }
+}
+
 /// Resolves env_file into environment (`WithServicesEnvironmentResolved`): each file in order
 /// (later wins), its `${X}` looking up the project env first, then the service's environment;
 /// explicit `environment` entries win, null ones included. `env_file` is dropped.
@@ -844,6 +909,40 @@ mod tests {
             e.message,
             "environment variable DEBUG  is declared with a trailing space"
         );
+    }
+
+    #[test]
+    fn file_modes_print_as_go_octal() {
+        let refs = json!([{"source": "a", "mode": 288}, {"source": "b", "mode": "0600"}, "c"]);
+        assert_eq!(
+            file_refs(&refs, "services.web.secrets").expect("valid"),
+            json!([{"source": "a", "mode": "0440"}, {"source": "b", "mode": "0600"}, {"source": "c"}])
+        );
+        let e = file_refs(
+            &json!([{"source": "a", "mode": "abc"}]),
+            "services.web.secrets",
+        )
+        .expect_err("not octal");
+        assert!(e.message.ends_with(
+            "'services[web].secrets[0].mode' strconv.ParseInt: parsing \"abc\": invalid syntax"
+        ));
+    }
+
+    #[test]
+    fn build_args_without_value_come_from_the_environment_or_go() {
+        let mut svc = json!({"build": {"args": {"SET": null, "UNSET": null, "GIVEN": "1"}}})
+            .as_object()
+            .cloned()
+            .expect("map");
+        let env = IndexMap::from([("SET".to_string(), "x".to_string())]);
+        resolve_build_args(&mut svc, &env);
+        assert_eq!(svc["build"]["args"], json!({"SET": "x", "GIVEN": "1"}));
+        let mut svc = json!({"build": {"args": {"UNSET": null}}})
+            .as_object()
+            .cloned()
+            .expect("map");
+        resolve_build_args(&mut svc, &IndexMap::new());
+        assert_eq!(svc["build"], json!({}));
     }
 
     #[test]
