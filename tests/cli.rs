@@ -225,3 +225,11 @@ fn planning_errors_come_before_any_request() {
         .code(125)
         .stderr(contains("cannot reach the Kubernetes API server"));
 }
+
+#[test]
+fn a_project_name_starting_with_a_dash_is_still_the_name() {
+    usage_error(
+        &["--project-name", "-my_project", "config"],
+        "invalid project name \"-my_project\": must consist only of lowercase alphanumeric",
+    );
+}

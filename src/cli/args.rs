@@ -70,7 +70,8 @@ pub struct GlobalArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE", global = true)]
     pub files: Vec<PathBuf>,
     /// Project name (krun's -p means --publish, as in `compose run`)
-    #[arg(long, value_name = "NAME", global = true)]
+    // a value starting with `-` is still the name, as pflag takes it (compose then rejects it)
+    #[arg(long, value_name = "NAME", global = true, allow_hyphen_values = true)]
     pub project_name: Option<String>,
     /// Alternate working directory (default: the directory of the first compose file)
     #[arg(long, value_name = "DIR", global = true)]

@@ -603,8 +603,11 @@ pub fn absolute(path: &str, dir: &Path, home: Option<&str>) -> String {
 /// label_file) against `dir`, the directory of the file that defined them.
 pub fn resolve_service_paths(svc: &mut Map<String, Value>, dir: &Path, home: Option<&str>) {
     if let Some(b) = sub_map(svc, "build") {
-        let context = b.get("context").map(text).unwrap_or_else(|| ".".into());
-        if !is_remote(&context) {
+        // a missing context defaults later, against the project directory (not against the
+        // directory of a file a service extends)
+        if let Some(context) = b.get("context").map(text)
+            && !is_remote(&context)
+        {
             b.insert("context".into(), json!(absolute(&context, dir, home)));
         }
         if let Some(Value::Object(contexts)) = b.get_mut("additional_contexts") {
