@@ -340,16 +340,10 @@ fn every_conformance_case_passes() {
 }
 
 /// Cases whose error message differs from compose's, and why.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
-    (
-        "validate-tab-indentation",
-        "go-yaml's scanner words its own positions (`at L4.C12-L5.C1`); krun's parser says `line 4`",
-    ),
-    (
-        "environment-invalid-value",
-        "compose's schema validation says `validating FILE:`; krun finds it while normalising",
-    ),
-];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
+    "validate-tab-indentation",
+    "go-yaml's scanner words its own positions (`at L4.C12-L5.C1`); krun's parser says `line 4`",
+)];
 
 /// The `config` variants compared with the oracle.
 const CONFIG_VARIANTS: &[&[&str]] = &[&["--format", "json"], &[]];

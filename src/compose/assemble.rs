@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::error::{ErrorKind, LoadError};
 use super::yaml::{self, Document};
-use super::{extends, include, interpolate, merge, normalize, validate};
+use super::{extends, include, interpolate, merge, normalize, schema, validate};
 
 /// One compose file, read and parsed.
 #[derive(Debug, Clone)]
@@ -156,8 +156,10 @@ pub fn assemble(
                     .map_err(|e| file_err(e, &doc.lines))?;
             }
             model = merge::merge(model, Value::Object(cfg)).map_err(|e| file_err(e, &doc.lines))?;
+            // compose-go validates each merge after making list entries unique
+            merge::enforce_unicity(&mut model);
             if let Value::Object(m) = &model {
-                validate::schema(m).map_err(|e| {
+                schema::validate(m).map_err(|e| {
                     let line = line_of_message(&e.message, &doc.lines);
                     LoadError::invalid(format!("validating {}: {}", path.display(), e.message))
                         .in_file(&path)
@@ -169,11 +171,10 @@ pub fn assemble(
                 .push((path.clone(), std::mem::take(&mut doc.lines)));
         }
     }
-    // uniqueness once, after all merges: deduplicating after each merge gives the same result
-    merge::enforce_unicity(&mut model);
     let Value::Object(mut model) = model else {
         return Ok(Map::new());
     };
+    validate::external_resources(&model)?;
     finish(&mut model, ctx).map_err(|e| origins.locate(e))?;
     Ok(model)
 }

@@ -18,6 +18,7 @@ pub mod normalize;
 pub mod profiles;
 pub mod project_name;
 pub mod render;
+mod schema;
 pub mod shellwords;
 pub mod validate;
 pub mod yaml;
