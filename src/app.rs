@@ -50,18 +50,13 @@ fn config(project: &ProjectArgs, req: &ConfigRequest) -> anyhow::Result<u8> {
     } else {
         Selection::Services(req.services.clone())
     };
-    let loaded = load(project, selection)?;
-    if req.services_only {
-        for name in loaded.service_names() {
-            println!("{name}");
-        }
-    } else {
-        let format = match req.format {
-            OutputFormat::Yaml => ConfigFormat::Yaml,
-            OutputFormat::Json => ConfigFormat::Json,
-        };
-        print!("{}", compose::render(&loaded, format));
-    }
+    let skip_env_resolution = req.no_env_resolution || req.view.skips_env_resolution();
+    let loaded = load_with(project, selection, skip_env_resolution)?;
+    let format = match req.format {
+        OutputFormat::Yaml => ConfigFormat::Yaml,
+        OutputFormat::Json => ConfigFormat::Json,
+    };
+    print!("{}", compose::views::show(&loaded, &req.view, format)?);
     Ok(0)
 }
 
@@ -171,6 +166,15 @@ async fn run_one_off(
 
 /// Loads the project for `selection`, printing the loader's warnings on stderr.
 fn load(project: &ProjectArgs, selection: Selection) -> anyhow::Result<Loaded> {
+    load_with(project, selection, false)
+}
+
+/// [`load`], optionally leaving `env_file` unresolved.
+fn load_with(
+    project: &ProjectArgs,
+    selection: Selection,
+    skip_env_resolution: bool,
+) -> anyhow::Result<Loaded> {
     let stdin = if project.files.iter().any(|f| f.as_os_str() == "-") {
         let mut text = String::new();
         std::io::stdin()
@@ -190,6 +194,7 @@ fn load(project: &ProjectArgs, selection: Selection) -> anyhow::Result<Loaded> {
         env: process_env(),
         stdin,
         selection,
+        skip_env_resolution,
     };
     let loaded = compose::load(&opts)?;
     for warning in &loaded.warnings {

@@ -76,6 +76,7 @@ fn plan_case(dir: &Path) -> Result<(Plan, OutputFormat), String> {
         env,
         stdin: None,
         selection: Selection::Run(request.service.clone()),
+        skip_env_resolution: false,
     })
     .map_err(|e| e.to_string())?;
     let project = Project::from_canonical(&loaded.model).map_err(|e| e.to_string())?;

@@ -275,6 +275,31 @@ pub struct ConfigArgs {
     /// Print the service names, one per line
     #[arg(long)]
     pub services: bool,
+    /// Print the volume names, one per line
+    #[arg(long)]
+    pub volumes: bool,
+    /// Print the network names, one per line
+    #[arg(long)]
+    pub networks: bool,
+    /// Print the service config hash, one per line ("*" for all services)
+    #[arg(long, value_name = "SERVICES")]
+    pub hash: Option<String>,
+    /// Print the image names, one per line
+    #[arg(long)]
+    pub images: bool,
+    /// Print the profile names, one per line
+    // its own id: `profiles` is the global --profile's
+    #[arg(long = "profiles", id = "list_profiles")]
+    pub list_profiles: bool,
+    /// Print the environment used for interpolation
+    #[arg(long)]
+    pub environment: bool,
+    /// Only validate the configuration, don't print anything
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't resolve service env files
+    #[arg(long)]
+    pub no_env_resolution: bool,
     /// Restrict to these services and their dependencies
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,

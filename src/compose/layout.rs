@@ -276,6 +276,7 @@ const STRUCTS: &[(&str, &[&str])] = &[
         &["source", "target", "permissions"],
     ),
     ("services.*.extends", &["file", "service"]),
+    ("services.*.env_file.[]", &["path", "required", "format"]),
     ("services.*.gpus.[]", DEVICE_REQUEST),
     (
         "services.*.healthcheck",

@@ -21,6 +21,7 @@ pub mod render;
 mod schema;
 pub mod shellwords;
 pub mod validate;
+pub mod views;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +57,9 @@ pub struct LoadOptions {
     pub stdin: Option<String>,
     /// Which services the caller needs.
     pub selection: Selection,
+    /// Leave `env_file` as written instead of folding the files into `environment`
+    /// (`config --no-env-resolution`, and the views that do not show environments).
+    pub skip_env_resolution: bool,
 }
 
 /// Which part of the project a command needs: it decides profile auto-enable and which
@@ -89,6 +93,8 @@ pub struct Loaded {
     /// Every service the files define, whatever the profiles and the selection: the project's
     /// services for orphan detection.
     pub all_services: Vec<String>,
+    /// Every profile any service names, enabled or not, sorted (`config --profiles`).
+    pub all_profiles: Vec<String>,
     /// Warnings to print on stderr.
     pub warnings: Vec<String>,
 }
@@ -168,6 +174,14 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         active = s;
     }
     let all_services = active.keys().chain(disabled.keys()).cloned().collect();
+    let all_profiles: std::collections::BTreeSet<String> = active
+        .values()
+        .chain(disabled.values())
+        .filter_map(|svc| svc.get("profiles").and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
     let selected: Option<Vec<String>> = match &opts.selection {
         Selection::All => None,
         Selection::Services(names) => Some(names.clone()),
@@ -183,7 +197,8 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         profiles::select(&mut active, names)?;
     }
     drop(disabled);
-    resolve_service_files(&mut active, &env).map_err(|e| origins.locate(e))?;
+    resolve_service_files(&mut active, &env, !opts.skip_env_resolution)
+        .map_err(|e| origins.locate(e))?;
     for svc in active.values_mut().filter_map(Value::as_object_mut) {
         for key in ["command", "entrypoint"] {
             svc.entry(key).or_insert(Value::Null);
@@ -206,6 +221,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         environment: env,
         profiles: enabled,
         all_services,
+        all_profiles: all_profiles.into_iter().collect(),
         warnings,
     })
 }
@@ -245,18 +261,23 @@ fn name_from_files(
     Ok(found)
 }
 
-/// Resolves each service's env_file into its environment (A11) and label_file into its
-/// labels, dropping both keys.
+/// Resolves each service's env_file into its environment (A11, unless `env_files` is false)
+/// and label_file into its labels, dropping those keys.
 fn resolve_service_files(
     services: &mut Map<String, Value>,
     env: &IndexMap<String, String>,
+    env_files: bool,
 ) -> Result<(), LoadError> {
     let env_file = file_reader("env file");
     let label_file = file_reader("label file");
     for (name, svc) in services.iter_mut() {
         if let Value::Object(svc) = svc {
-            normalize::resolve_env_files(svc, env, &env_file)
-                .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
+            if env_files {
+                normalize::resolve_env_files(svc, env, &env_file)
+                    .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
+            } else {
+                normalize::unresolved_env_files(svc);
+            }
             normalize::resolve_label_files(svc, &label_file)
                 .map_err(|e| e.at_path(format!("services.{name}.label_file")))?;
             normalize::resolve_build_args(svc, env);

@@ -140,6 +140,44 @@ fn json_struct_fields(v: Value, path: &mut Vec<String>) -> Value {
     }
 }
 
+/// Go's `encoding/json` escapes HTML-sensitive characters and line separators, which can
+/// only occur inside strings.
+fn go_json(text: String) -> String {
+    let escaped = |c: char| matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}');
+    if !text.contains(escaped) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if escaped(c) {
+                format!("\\u{:04x}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Fields docker compose leaves out of a service's config hash: those that change nothing
+/// in the container (`ServiceHash`).
+const NOT_HASHED: &[&str] = &["build", "pull_policy", "scale", "depends_on", "profiles"];
+
+/// docker compose's config hash of a service (`config --hash`): the SHA-256 of the service's
+/// compact JSON without what [`NOT_HASHED`] lists and without `deploy.replicas`.
+pub fn service_hash(name: &str, svc: &Value) -> String {
+    let mut path = vec!["services".to_string(), name.to_string()];
+    let mut shaped = order(json_struct_fields(svc.clone(), &mut path), &mut path);
+    if let Value::Object(fields) = &mut shaped {
+        fields.retain(|k, _| !NOT_HASHED.contains(&k.as_str()));
+        if let Some(Value::Object(deploy)) = fields.get_mut("deploy") {
+            deploy.shift_remove("replicas");
+        }
+    }
+    let text = go_json(serde_json::to_string(&shaped).unwrap_or_default());
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `docker compose config` output for a loaded project.
 pub fn render(loaded: &Loaded, format: ConfigFormat) -> String {
     let model = double_dollars(&loaded.model);
@@ -147,7 +185,7 @@ pub fn render(loaded: &Loaded, format: ConfigFormat) -> String {
         ConfigFormat::Json => {
             let model = json_shape(model);
             // compose prints its JSON without a final newline
-            serde_json::to_string_pretty(&model).unwrap_or_default()
+            go_json(serde_json::to_string_pretty(&model).unwrap_or_default())
         }
         ConfigFormat::Yaml => {
             let mut model = model;
@@ -176,6 +214,7 @@ mod tests {
             environment: Default::default(),
             profiles: vec![],
             all_services: vec![],
+            all_profiles: vec![],
             warnings: vec![],
         }
     }

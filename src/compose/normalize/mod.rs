@@ -776,6 +776,17 @@ pub fn resolve_label_files(
     Ok(())
 }
 
+/// An `env_file` left unresolved, as compose-go prints it: `required` only when false.
+pub fn unresolved_env_files(svc: &mut Map<String, Value>) {
+    if let Some(Value::Array(files)) = svc.get_mut("env_file") {
+        for f in files.iter_mut().filter_map(Value::as_object_mut) {
+            if f.get("required") == Some(&json!(true)) {
+                f.shift_remove("required");
+            }
+        }
+    }
+}
+
 /// Build args without a value take the project environment's, or are dropped (compose-go's
 /// `Args.Resolve(lookup).RemoveEmpty()`); no args left, no `args`.
 pub fn resolve_build_args(svc: &mut Map<String, Value>, project_env: &IndexMap<String, String>) {
