@@ -50,8 +50,10 @@ fn config(project: &ProjectArgs, req: &ConfigRequest) -> anyhow::Result<u8> {
     } else {
         Selection::Services(req.services.clone())
     };
-    let skip_env_resolution = req.no_env_resolution || req.view.skips_env_resolution();
-    let loaded = load_with(project, selection, skip_env_resolution)?;
+    let loaded = load_with(project, selection, |opts| {
+        opts.skip_env_resolution = req.no_env_resolution || req.view.skips_env_resolution();
+        opts.skip_consistency = req.no_consistency;
+    })?;
     let format = match req.format {
         OutputFormat::Yaml => ConfigFormat::Yaml,
         OutputFormat::Json => ConfigFormat::Json,
@@ -166,14 +168,14 @@ async fn run_one_off(
 
 /// Loads the project for `selection`, printing the loader's warnings on stderr.
 fn load(project: &ProjectArgs, selection: Selection) -> anyhow::Result<Loaded> {
-    load_with(project, selection, false)
+    load_with(project, selection, |_| {})
 }
 
-/// [`load`], optionally leaving `env_file` unresolved.
+/// [`load`] with the loader options `adjust` sets (`config`'s `--no-…` flags).
 fn load_with(
     project: &ProjectArgs,
     selection: Selection,
-    skip_env_resolution: bool,
+    adjust: impl FnOnce(&mut LoadOptions),
 ) -> anyhow::Result<Loaded> {
     let stdin = if project.files.iter().any(|f| f.as_os_str() == "-") {
         let mut text = String::new();
@@ -184,7 +186,7 @@ fn load_with(
     } else {
         None
     };
-    let opts = LoadOptions {
+    let mut opts = LoadOptions {
         files: project.files.clone(),
         project_name: project.project_name.clone(),
         project_directory: project.project_directory.clone(),
@@ -194,8 +196,9 @@ fn load_with(
         env: process_env(),
         stdin,
         selection,
-        skip_env_resolution,
+        ..LoadOptions::default()
     };
+    adjust(&mut opts);
     let loaded = compose::load(&opts)?;
     for warning in &loaded.warnings {
         eprintln!("WARN[0000] {warning}");

@@ -149,6 +149,8 @@ pub struct ConfigRequest {
     pub view: ConfigView,
     /// `--no-env-resolution`: keep `env_file` as written.
     pub no_env_resolution: bool,
+    /// `--no-consistency`: skip the consistency checks.
+    pub no_consistency: bool,
     /// Restrict to these services (and their dependencies).
     pub services: Vec<String>,
 }

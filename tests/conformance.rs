@@ -162,6 +162,7 @@ impl Case {
                 _ => Selection::All,
             },
             skip_env_resolution: false,
+            skip_consistency: false,
         }
     }
 
@@ -360,6 +361,7 @@ const CONFIG_VARIANTS: &[(&[&str], bool)] = &[
     (&["--hash=*"], false),
     (&["--quiet"], false),
     (&["--no-env-resolution", "--format", "json"], false),
+    (&["--no-consistency"], false),
 ];
 
 /// `stdout` as compared: its lines sorted when their order is random.

@@ -300,6 +300,9 @@ pub struct ConfigArgs {
     /// Don't resolve service env files
     #[arg(long)]
     pub no_env_resolution: bool,
+    /// Don't check model consistency - warning: may produce invalid Compose output
+    #[arg(long)]
+    pub no_consistency: bool,
     /// Restrict to these services and their dependencies
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,

@@ -132,6 +132,7 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
             format: c.format,
             view: config_view(&c),
             no_env_resolution: c.no_env_resolution,
+            no_consistency: c.no_consistency,
             services: c.service_names,
         }),
         Some(args::Command::Ps(p)) => Request::Ps(PsRequest {

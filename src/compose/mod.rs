@@ -60,6 +60,9 @@ pub struct LoadOptions {
     /// Leave `env_file` as written instead of folding the files into `environment`
     /// (`config --no-env-resolution`, and the views that do not show environments).
     pub skip_env_resolution: bool,
+    /// Skip compose-go's consistency checks and the dependency-cycle check
+    /// (`config --no-consistency`).
+    pub skip_consistency: bool,
 }
 
 /// Which part of the project a command needs: it decides profile auto-enable and which
@@ -169,7 +172,9 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         Value::Object(std::mem::take(&mut active)),
     );
     normalize::finish_resources(&mut model, &name);
-    validate::consistency(&model, &disabled).map_err(|e| origins.locate(e))?;
+    if !opts.skip_consistency {
+        validate::consistency(&model, &disabled).map_err(|e| origins.locate(e))?;
+    }
     if let Some(Value::Object(s)) = model.remove("services") {
         active = s;
     }
