@@ -53,6 +53,7 @@ fn config(project: &ProjectArgs, req: &ConfigRequest) -> anyhow::Result<u8> {
     let loaded = load_with(project, selection, |opts| {
         opts.skip_env_resolution = req.no_env_resolution || req.view.skips_env_resolution();
         opts.skip_consistency = req.no_consistency;
+        opts.skip_path_resolution = req.no_path_resolution;
     })?;
     let format = match req.format {
         OutputFormat::Yaml => ConfigFormat::Yaml,

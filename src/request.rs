@@ -151,6 +151,8 @@ pub struct ConfigRequest {
     pub no_env_resolution: bool,
     /// `--no-consistency`: skip the consistency checks.
     pub no_consistency: bool,
+    /// `--no-path-resolution`: keep relative paths as written.
+    pub no_path_resolution: bool,
     /// Restrict to these services (and their dependencies).
     pub services: Vec<String>,
 }

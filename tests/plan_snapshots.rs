@@ -78,6 +78,7 @@ fn plan_case(dir: &Path) -> Result<(Plan, OutputFormat), String> {
         selection: Selection::Run(request.service.clone()),
         skip_env_resolution: false,
         skip_consistency: false,
+        skip_path_resolution: false,
     })
     .map_err(|e| e.to_string())?;
     let project = Project::from_canonical(&loaded.model).map_err(|e| e.to_string())?;

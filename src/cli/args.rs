@@ -303,6 +303,9 @@ pub struct ConfigArgs {
     /// Don't check model consistency - warning: may produce invalid Compose output
     #[arg(long)]
     pub no_consistency: bool,
+    /// Don't resolve file paths
+    #[arg(long)]
+    pub no_path_resolution: bool,
     /// Restrict to these services and their dependencies
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,

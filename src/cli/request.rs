@@ -133,6 +133,7 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
             view: config_view(&c),
             no_env_resolution: c.no_env_resolution,
             no_consistency: c.no_consistency,
+            no_path_resolution: c.no_path_resolution,
             services: c.service_names,
         }),
         Some(args::Command::Ps(p)) => Request::Ps(PsRequest {

@@ -46,6 +46,8 @@ pub struct Ctx<'a> {
     pub home: Option<&'a str>,
     /// Files being included, outermost first (cycle detection).
     pub include_stack: Vec<PathBuf>,
+    /// Whether relative paths become absolute (included projects' always do).
+    pub resolve_paths: bool,
 }
 
 impl Ctx<'_> {
@@ -201,12 +203,16 @@ fn finish(model: &mut Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), LoadError
     if let Some(Value::Object(services)) = model.get_mut("services") {
         for svc in services.values_mut().filter_map(Value::as_object_mut) {
             normalize::apply_service_defaults(svc);
-            normalize::resolve_service_paths(svc, ctx.working_dir, ctx.home);
+            if ctx.resolve_paths {
+                normalize::resolve_service_paths(svc, ctx.working_dir, ctx.home);
+            }
             normalize::resolve_valueless_environment(svc, &lookup);
         }
     }
     normalize::canonical_resources(model)?;
-    normalize::resolve_resource_paths(model, ctx.working_dir, ctx.home);
+    if ctx.resolve_paths {
+        normalize::resolve_resource_paths(model, ctx.working_dir, ctx.home);
+    }
     Ok(())
 }
 
@@ -223,6 +229,7 @@ mod tests {
             env: &env,
             home: None,
             include_stack: Vec::new(),
+            resolve_paths: true,
         };
         let sources = texts
             .iter()

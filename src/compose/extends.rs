@@ -182,6 +182,7 @@ mod tests {
             env: &env,
             home: None,
             include_stack: Vec::new(),
+            resolve_paths: true,
         };
         let mut services = services.as_object().cloned().unwrap_or_default();
         apply(

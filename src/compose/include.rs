@@ -110,6 +110,7 @@ pub fn load(
             env: &env,
             home: ctx.home,
             include_stack: stack.clone(),
+            resolve_paths: true,
         };
         let model = assemble(sources, &sub, warnings, &mut Origins::default())?;
         imported = merge::merge(imported, Value::Object(model)).map_err(|e| e.in_file(file))?;
@@ -142,6 +143,7 @@ mod tests {
             env,
             home: None,
             include_stack: Vec::new(),
+            resolve_paths: true,
         }
     }
 

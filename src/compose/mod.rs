@@ -63,6 +63,8 @@ pub struct LoadOptions {
     /// Skip compose-go's consistency checks and the dependency-cycle check
     /// (`config --no-consistency`).
     pub skip_consistency: bool,
+    /// Keep relative paths as written (`config --no-path-resolution`).
+    pub skip_path_resolution: bool,
 }
 
 /// Which part of the project a command needs: it decides profile auto-enable and which
@@ -153,6 +155,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         env: &env,
         home: home.as_deref(),
         include_stack: Vec::new(),
+        resolve_paths: !opts.skip_path_resolution,
     };
     let mut origins = Origins::default();
     let mut model = assemble::assemble(sources, &ctx, &mut warnings, &mut origins)?;

@@ -866,7 +866,10 @@ pub fn resolve_env_files(
     for (k, v) in environment {
         merged.insert(k, v);
     }
-    svc.insert("environment".into(), Value::Object(merged));
+    // an empty environment is no environment (compose-go omits it)
+    if !merged.is_empty() {
+        svc.insert("environment".into(), Value::Object(merged));
+    }
     Ok(())
 }
 
