@@ -9,7 +9,7 @@ use anyhow::Context;
 use indexmap::IndexMap;
 
 use crate::build::{self, BuildError, builder::Builder, registry::Destination};
-use crate::cli::request::{ConfigRequest, ProjectArgs, RunRequest};
+use crate::cli::request::{ConfigRequest, ConfigView, ProjectArgs, RunRequest};
 use crate::cli::{Invocation, Request};
 use crate::cluster::{self, ExecOptions};
 use crate::compose::{self, ConfigFormat, LoadOptions, Loaded, Selection};
@@ -50,10 +50,12 @@ fn config(project: &ProjectArgs, req: &ConfigRequest) -> anyhow::Result<u8> {
     } else {
         Selection::Services(req.services.clone())
     };
+    let variables = req.view == ConfigView::Variables;
     let loaded = load_with(project, selection, |opts| {
         opts.skip_env_resolution = req.no_env_resolution || req.view.skips_env_resolution();
-        opts.skip_consistency = req.no_consistency;
+        opts.skip_consistency = req.no_consistency || variables;
         opts.skip_path_resolution = req.no_path_resolution;
+        opts.templates_as_written = variables;
     })?;
     let format = match req.format {
         OutputFormat::Yaml => ConfigFormat::Yaml,
@@ -178,6 +180,17 @@ fn load_with(
     selection: Selection,
     adjust: impl FnOnce(&mut LoadOptions),
 ) -> anyhow::Result<Loaded> {
+    let mut opts = load_options(project, selection)?;
+    adjust(&mut opts);
+    let loaded = compose::load(&opts)?;
+    for warning in &loaded.warnings {
+        eprintln!("WARN[0000] {warning}");
+    }
+    Ok(loaded)
+}
+
+/// The loader's options from the command line, the process environment and stdin.
+fn load_options(project: &ProjectArgs, selection: Selection) -> anyhow::Result<LoadOptions> {
     let stdin = if project.files.iter().any(|f| f.as_os_str() == "-") {
         let mut text = String::new();
         std::io::stdin()
@@ -187,7 +200,7 @@ fn load_with(
     } else {
         None
     };
-    let mut opts = LoadOptions {
+    Ok(LoadOptions {
         files: project.files.clone(),
         project_name: project.project_name.clone(),
         project_directory: project.project_directory.clone(),
@@ -198,13 +211,7 @@ fn load_with(
         stdin,
         selection,
         ..LoadOptions::default()
-    };
-    adjust(&mut opts);
-    let loaded = compose::load(&opts)?;
-    for warning in &loaded.warnings {
-        eprintln!("WARN[0000] {warning}");
-    }
-    Ok(loaded)
+    })
 }
 
 fn progress_mode(loaded: &Loaded, quiet: bool) -> progress::Mode {

@@ -178,6 +178,8 @@ pub enum ConfigView {
     Profiles,
     /// `--environment`: the interpolation environment, `KEY=VALUE`.
     Environment,
+    /// `--variables`: the variables the files use, as a table.
+    Variables,
 }
 
 impl ConfigView {
@@ -186,7 +188,11 @@ impl ConfigView {
     pub fn skips_env_resolution(&self) -> bool {
         matches!(
             self,
-            ConfigView::Services | ConfigView::Volumes | ConfigView::Networks | ConfigView::Hash(_)
+            ConfigView::Services
+                | ConfigView::Volumes
+                | ConfigView::Networks
+                | ConfigView::Hash(_)
+                | ConfigView::Variables
         )
     }
 }

@@ -164,6 +164,7 @@ impl Case {
             skip_env_resolution: false,
             skip_consistency: false,
             skip_path_resolution: false,
+            templates_as_written: false,
         }
     }
 
@@ -361,6 +362,36 @@ const KNOWN_DIFFERENCES: &[(&str, Option<&str>, &str)] = &[
         "compose-go relocates an extended service's paths against a relative directory; krun's are absolute",
     ),
     (
+        "interp-existing-values-with-braces-text",
+        Some("--variables"),
+        "compose's pattern reads `${FOO:-foo} ${USER:-bar} }}}` up to the last brace, and its map keeps a random one of FOO's defaults",
+    ),
+    (
+        "ports-invalid-2",
+        Some("--variables"),
+        "compose-go leaves values it cannot parse as written when it does not interpolate; krun's normalisation still rejects them",
+    ),
+    (
+        "ports-invalid-3",
+        Some("--variables"),
+        "compose-go leaves values it cannot parse as written when it does not interpolate; krun's normalisation still rejects them",
+    ),
+    (
+        "environment-invalid-value",
+        Some("--variables"),
+        "compose-go leaves values it cannot parse as written when it does not interpolate; krun's normalisation still rejects them",
+    ),
+    (
+        "environment-invalid-object",
+        Some("--variables"),
+        "compose-go leaves values it cannot parse as written when it does not interpolate; krun's normalisation still rejects them",
+    ),
+    (
+        "extra-secret-mode-not-octal",
+        Some("--variables"),
+        "compose-go leaves values it cannot parse as written when it does not interpolate; krun's normalisation still rejects them",
+    ),
+    (
         "include-project-directory",
         Some("--no-path-resolution"),
         "compose-go leaves an included env_file relative and then cannot find it; krun resolves included paths",
@@ -383,6 +414,7 @@ const CONFIG_VARIANTS: &[(&[&str], bool)] = &[
     (&["--no-env-resolution", "--format", "json"], false),
     (&["--no-consistency"], false),
     (&["--no-path-resolution"], false),
+    (&["--variables"], true),
 ];
 
 /// `stdout` as compared: its lines sorted when their order is random.

@@ -294,6 +294,9 @@ pub struct ConfigArgs {
     /// Print the environment used for interpolation
     #[arg(long)]
     pub environment: bool,
+    /// Print model variables and default values
+    #[arg(long)]
+    pub variables: bool,
     /// Only validate the configuration, don't print anything
     #[arg(short, long)]
     pub quiet: bool,

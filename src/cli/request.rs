@@ -68,6 +68,7 @@ fn config_view(c: &args::ConfigArgs) -> ConfigView {
     let flags = [
         (c.images, ConfigView::Images),
         (c.list_profiles, ConfigView::Profiles),
+        (c.variables, ConfigView::Variables),
         (c.environment, ConfigView::Environment),
         (c.quiet, ConfigView::Quiet),
     ];

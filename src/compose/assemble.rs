@@ -48,6 +48,9 @@ pub struct Ctx<'a> {
     pub include_stack: Vec<PathBuf>,
     /// Whether relative paths become absolute (included projects' always do).
     pub resolve_paths: bool,
+    /// Whether templates are substituted and the schema checked: not for the variables
+    /// view, which needs the templates as written.
+    pub interpolate_and_validate: bool,
 }
 
 impl Ctx<'_> {
@@ -96,6 +99,9 @@ pub fn interpolate_doc(
     ctx: &Ctx<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<(), LoadError> {
+    if !ctx.interpolate_and_validate {
+        return Ok(());
+    }
     let Document { value, lines, .. } = doc;
     let line_of = |p: &str| lines.get(p).copied();
     let lookup = |k: &str| ctx.lookup(k);
@@ -160,7 +166,7 @@ pub fn assemble(
             model = merge::merge(model, Value::Object(cfg)).map_err(|e| file_err(e, &doc.lines))?;
             // compose-go validates each merge after making list entries unique
             merge::enforce_unicity(&mut model);
-            if let Value::Object(m) = &model {
+            if let Some(m) = model.as_object().filter(|_| ctx.interpolate_and_validate) {
                 schema::validate(m).map_err(|e| {
                     let line = line_of_message(&e.message, &doc.lines);
                     LoadError::invalid(format!("validating {}: {}", path.display(), e.message))
@@ -176,7 +182,9 @@ pub fn assemble(
     let Value::Object(mut model) = model else {
         return Ok(Map::new());
     };
-    validate::external_resources(&model)?;
+    if ctx.interpolate_and_validate {
+        validate::external_resources(&model)?;
+    }
     finish(&mut model, ctx).map_err(|e| origins.locate(e))?;
     Ok(model)
 }
@@ -230,6 +238,7 @@ mod tests {
             home: None,
             include_stack: Vec::new(),
             resolve_paths: true,
+            interpolate_and_validate: true,
         };
         let sources = texts
             .iter()

@@ -183,6 +183,7 @@ mod tests {
             home: None,
             include_stack: Vec::new(),
             resolve_paths: true,
+            interpolate_and_validate: true,
         };
         let mut services = services.as_object().cloned().unwrap_or_default();
         apply(

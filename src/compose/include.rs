@@ -111,6 +111,7 @@ pub fn load(
             home: ctx.home,
             include_stack: stack.clone(),
             resolve_paths: true,
+            interpolate_and_validate: ctx.interpolate_and_validate,
         };
         let model = assemble(sources, &sub, warnings, &mut Origins::default())?;
         imported = merge::merge(imported, Value::Object(model)).map_err(|e| e.in_file(file))?;
@@ -144,6 +145,7 @@ mod tests {
             home: None,
             include_stack: Vec::new(),
             resolve_paths: true,
+            interpolate_and_validate: true,
         }
     }
 

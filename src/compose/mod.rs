@@ -65,6 +65,8 @@ pub struct LoadOptions {
     pub skip_consistency: bool,
     /// Keep relative paths as written (`config --no-path-resolution`).
     pub skip_path_resolution: bool,
+    /// Neither interpolate nor check the schema (`config --variables`).
+    pub templates_as_written: bool,
 }
 
 /// Which part of the project a command needs: it decides profile auto-enable and which
@@ -137,7 +139,11 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
             Source::parse(path.clone(), &text)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let from_files = name_from_files(&sources, &env)?;
+    let from_files = if opts.templates_as_written {
+        None
+    } else {
+        name_from_files(&sources, &env)?
+    };
     let dir_name = found
         .working_dir
         .file_name()
@@ -156,6 +162,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         home: home.as_deref(),
         include_stack: Vec::new(),
         resolve_paths: !opts.skip_path_resolution,
+        interpolate_and_validate: !opts.templates_as_written,
     };
     let mut origins = Origins::default();
     let mut model = assemble::assemble(sources, &ctx, &mut warnings, &mut origins)?;

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::error::{ErrorKind, LoadError};
+use super::interpolate::{self, Variable};
 use super::{ConfigFormat, Loaded, render};
 use crate::request::ConfigView;
 
@@ -18,6 +19,11 @@ pub fn show(loaded: &Loaded, view: &ConfigView, format: ConfigFormat) -> Result<
         ConfigView::Hash(which) => hashes(loaded, which)?,
         ConfigView::Images => images(loaded),
         ConfigView::Profiles => loaded.all_profiles.clone(),
+        ConfigView::Variables => {
+            let mut found = Vec::new();
+            collect_variables(&loaded.model, &mut found);
+            return Ok(variables_table(found));
+        }
         ConfigView::Environment => {
             let mut vars: Vec<String> = loaded
                 .environment
@@ -29,6 +35,57 @@ pub fn show(loaded: &Loaded, view: &ConfigView, format: ConfigFormat) -> Result<
         }
     };
     Ok(lines.iter().map(|l| format!("{l}\n")).collect())
+}
+
+/// Variables as `config --variables` tabulates them: columns at least 20 wide, 3 spaces
+/// after the longest cell; the last one unpadded.
+fn variables_table(found: Vec<Variable>) -> String {
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "REQUIRED".into(),
+        "DEFAULT VALUE".into(),
+        "ALTERNATE VALUE".into(),
+    ]];
+    rows.extend(
+        found
+            .into_iter()
+            .map(|v| [v.name, v.required.to_string(), v.default, v.alternate]),
+    );
+    let width = |col: usize| {
+        rows.iter()
+            .map(|r| r[col].chars().count() + 3)
+            .max()
+            .unwrap_or_default()
+            .max(20)
+    };
+    let widths = [width(0), width(1), width(2)];
+    rows.iter()
+        .map(|r| {
+            let mut line = String::new();
+            for (cell, w) in r.iter().zip(widths) {
+                line.push_str(&format!("{cell:<w$}"));
+            }
+            line.push_str(&r[3]);
+            line.push('\n');
+            line
+        })
+        .collect()
+}
+
+/// Every variable of every string value, the last use of a name winning (compose keeps
+/// them in a map).
+fn collect_variables(v: &Value, found: &mut Vec<Variable>) {
+    match v {
+        Value::String(s) => {
+            for var in interpolate::variables(s) {
+                found.retain(|f| f.name != var.name);
+                found.push(var);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_variables(i, found)),
+        Value::Object(map) => map.values().for_each(|i| collect_variables(i, found)),
+        _ => {}
+    }
 }
 
 /// The names of a top-level section (sorted: compose's order is a Go map's).
