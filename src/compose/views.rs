@@ -8,7 +8,8 @@ use super::interpolate::{self, Variable};
 use super::{ConfigFormat, Loaded, render};
 use crate::request::ConfigView;
 
-/// The text `config` prints for `view` (empty for `--quiet`).
+/// The text `config` prints for `view` (empty for `--quiet`). `--variables` wants a project
+/// loaded with its templates as written (`LoadOptions::templates_as_written`).
 pub fn show(loaded: &Loaded, view: &ConfigView, format: ConfigFormat) -> Result<String, LoadError> {
     let lines = match view {
         ConfigView::Model => return Ok(render(loaded, format)),
@@ -221,6 +222,34 @@ mod tests {
         );
         let err = hashes(&b, "nope").expect_err("unknown");
         assert_eq!(err.message, "no such service: nope: not found");
+    }
+
+    #[test]
+    fn variables_are_a_table_of_their_operators() {
+        let l = loaded(
+            json!({"services": {"a": {"image": "${IMAGE:-nginx}", "environment": {"K": "${K?} ${ALT:+yes}"}}}}),
+        );
+        let table = show(&l, &ConfigView::Variables, ConfigFormat::Yaml).expect("table");
+        let pad = |s: &str| format!("{s:<20}");
+        let row = |cells: [&str; 4]| {
+            format!(
+                "{}{}{}{}\n",
+                pad(cells[0]),
+                pad(cells[1]),
+                pad(cells[2]),
+                cells[3]
+            )
+        };
+        assert_eq!(
+            table,
+            [
+                row(["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"]),
+                row(["IMAGE", "false", "nginx", ""]),
+                row(["K", "true", "", ""]),
+                row(["ALT", "false", "", "yes"]),
+            ]
+            .concat()
+        );
     }
 
     fn show_hash(l: &Loaded, which: &str) -> String {
