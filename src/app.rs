@@ -9,7 +9,7 @@ use anyhow::Context;
 use indexmap::IndexMap;
 
 use crate::build::{self, BuildError, builder::Builder, registry::Destination};
-use crate::cli::request::{ConfigRequest, ProjectArgs, RunRequest};
+use crate::cli::request::{ConfigRequest, ConfigView, ProjectArgs, RunRequest};
 use crate::cli::{Invocation, Request};
 use crate::cluster::{self, ExecOptions};
 use crate::compose::{self, ConfigFormat, LoadOptions, Loaded, Selection};
@@ -64,18 +64,18 @@ fn config(project: &ProjectArgs, req: &ConfigRequest) -> anyhow::Result<u8> {
     } else {
         Selection::Services(req.services.clone())
     };
-    let loaded = load(project, selection)?;
-    if req.services_only {
-        for name in loaded.service_names() {
-            println!("{name}");
-        }
-    } else {
-        let format = match req.format {
-            OutputFormat::Yaml => ConfigFormat::Yaml,
-            OutputFormat::Json => ConfigFormat::Json,
-        };
-        print!("{}", compose::render(&loaded, format));
-    }
+    let variables = req.view == ConfigView::Variables;
+    let loaded = load_with(project, selection, |opts| {
+        opts.skip_env_resolution = req.no_env_resolution || req.view.skips_env_resolution();
+        opts.skip_consistency = req.no_consistency || variables;
+        opts.skip_path_resolution = req.no_path_resolution;
+        opts.templates_as_written = variables;
+    })?;
+    let format = match req.format {
+        OutputFormat::Yaml => ConfigFormat::Yaml,
+        OutputFormat::Json => ConfigFormat::Json,
+    };
+    print!("{}", compose::views::show(&loaded, &req.view, format)?);
     Ok(0)
 }
 
@@ -209,6 +209,26 @@ async fn run_one_off(
 
 /// Loads the project for `selection`, printing the loader's warnings on stderr.
 fn load(project: &ProjectArgs, selection: Selection) -> anyhow::Result<Loaded> {
+    load_with(project, selection, |_| {})
+}
+
+/// [`load`] with the loader options `adjust` sets (`config`'s `--no-…` flags).
+fn load_with(
+    project: &ProjectArgs,
+    selection: Selection,
+    adjust: impl FnOnce(&mut LoadOptions),
+) -> anyhow::Result<Loaded> {
+    let mut opts = load_options(project, selection)?;
+    adjust(&mut opts);
+    let loaded = compose::load(&opts)?;
+    for warning in &loaded.warnings {
+        eprintln!("WARN[0000] {warning}");
+    }
+    Ok(loaded)
+}
+
+/// The loader's options from the command line, the process environment and stdin.
+fn load_options(project: &ProjectArgs, selection: Selection) -> anyhow::Result<LoadOptions> {
     let stdin = if project.files.iter().any(|f| f.as_os_str() == "-") {
         let mut text = String::new();
         std::io::stdin()
@@ -218,7 +238,7 @@ fn load(project: &ProjectArgs, selection: Selection) -> anyhow::Result<Loaded> {
     } else {
         None
     };
-    let opts = LoadOptions {
+    Ok(LoadOptions {
         files: project.files.clone(),
         project_name: project.project_name.clone(),
         project_directory: project.project_directory.clone(),
@@ -228,12 +248,8 @@ fn load(project: &ProjectArgs, selection: Selection) -> anyhow::Result<Loaded> {
         env: process_env(),
         stdin,
         selection,
-    };
-    let loaded = compose::load(&opts)?;
-    for warning in &loaded.warnings {
-        eprintln!("WARN[0000] {warning}");
-    }
-    Ok(loaded)
+        ..LoadOptions::default()
+    })
 }
 
 fn progress_mode(loaded: &Loaded, quiet: bool) -> progress::Mode {

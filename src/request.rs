@@ -147,10 +147,56 @@ pub struct RunSettings {
 pub struct ConfigRequest {
     /// Output format.
     pub format: OutputFormat,
-    /// `--services`.
-    pub services_only: bool,
+    /// What to print.
+    pub view: ConfigView,
+    /// `--no-env-resolution`: keep `env_file` as written.
+    pub no_env_resolution: bool,
+    /// `--no-consistency`: skip the consistency checks.
+    pub no_consistency: bool,
+    /// `--no-path-resolution`: keep relative paths as written.
+    pub no_path_resolution: bool,
     /// Restrict to these services (and their dependencies).
     pub services: Vec<String>,
+}
+
+/// What `config` prints: the model, or one of compose's one-per-line views.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigView {
+    /// The project model in the requested format.
+    Model,
+    /// Nothing: only load and validate (`--quiet`).
+    Quiet,
+    /// `--services`: service names.
+    Services,
+    /// `--volumes`: volume names.
+    Volumes,
+    /// `--networks`: network names.
+    Networks,
+    /// `--hash SERVICES`: `name hash` of each listed service (`*`: all).
+    Hash(String),
+    /// `--images`: each service's image.
+    Images,
+    /// `--profiles`: every profile the services name.
+    Profiles,
+    /// `--environment`: the interpolation environment, `KEY=VALUE`.
+    Environment,
+    /// `--variables`: the variables the files use, as a table.
+    Variables,
+}
+
+impl ConfigView {
+    /// Whether docker compose loads this view's project without folding env files into
+    /// `environment` (so an unreadable env file is no error there).
+    pub fn skips_env_resolution(&self) -> bool {
+        matches!(
+            self,
+            ConfigView::Services
+                | ConfigView::Volumes
+                | ConfigView::Networks
+                | ConfigView::Hash(_)
+                | ConfigView::Variables
+        )
+    }
 }
 
 /// A validated `krun ps`.

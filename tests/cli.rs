@@ -195,8 +195,8 @@ fn volume_specs_use_compose_short_syntax() {
 
 #[test]
 fn publish_specs_use_docker_syntax() {
-    usage_error(&["-p", "abc", "web"], "Invalid containerPort: abc");
-    usage_error(&["-p", "80/xyz", "web"], "Invalid proto: xyz");
+    usage_error(&["-p", "abc", "web"], "invalid containerPort: abc");
+    usage_error(&["-p", "80/xyz", "web"], "invalid proto: xyz");
 }
 
 #[test]
@@ -284,4 +284,12 @@ fn planning_errors_come_before_any_request() {
         .assert()
         .code(125)
         .stderr(contains("cannot reach the Kubernetes API server"));
+}
+
+#[test]
+fn a_project_name_starting_with_a_dash_is_still_the_name() {
+    usage_error(
+        &["--project-name", "-my_project", "config"],
+        "invalid project name \"-my_project\": must consist only of lowercase alphanumeric",
+    );
 }

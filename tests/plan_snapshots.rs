@@ -77,6 +77,10 @@ fn plan_case(dir: &Path) -> Result<(Plan, OutputFormat), String> {
         env,
         stdin: None,
         selection: Selection::Run(request.service.clone()),
+        skip_env_resolution: false,
+        skip_consistency: false,
+        skip_path_resolution: false,
+        templates_as_written: false,
     })
     .map_err(|e| e.to_string())?;
     let project = Project::from_canonical(&loaded.model).map_err(|e| e.to_string())?;

@@ -77,7 +77,8 @@ pub struct GlobalArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE", global = true)]
     pub files: Vec<PathBuf>,
     /// Project name (krun's -p means --publish, as in `compose run`)
-    #[arg(long, value_name = "NAME", global = true)]
+    // a value starting with `-` is still the name, as pflag takes it (compose then rejects it)
+    #[arg(long, value_name = "NAME", global = true, allow_hyphen_values = true)]
     pub project_name: Option<String>,
     /// Alternate working directory (default: the directory of the first compose file)
     #[arg(long, value_name = "DIR", global = true)]
@@ -285,6 +286,40 @@ pub struct ConfigArgs {
     /// Print the service names, one per line
     #[arg(long)]
     pub services: bool,
+    /// Print the volume names, one per line
+    #[arg(long)]
+    pub volumes: bool,
+    /// Print the network names, one per line
+    #[arg(long)]
+    pub networks: bool,
+    /// Print the service config hash, one per line ("*" for all services)
+    #[arg(long, value_name = "SERVICES")]
+    pub hash: Option<String>,
+    /// Print the image names, one per line
+    #[arg(long)]
+    pub images: bool,
+    /// Print the profile names, one per line
+    // its own id: `profiles` is the global --profile's
+    #[arg(long = "profiles", id = "list_profiles")]
+    pub list_profiles: bool,
+    /// Print the environment used for interpolation
+    #[arg(long)]
+    pub environment: bool,
+    /// Print model variables and default values
+    #[arg(long)]
+    pub variables: bool,
+    /// Only validate the configuration, don't print anything
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't resolve service env files
+    #[arg(long)]
+    pub no_env_resolution: bool,
+    /// Don't check model consistency - warning: may produce invalid Compose output
+    #[arg(long)]
+    pub no_consistency: bool,
+    /// Don't resolve file paths
+    #[arg(long)]
+    pub no_path_resolution: bool,
     /// Restrict to these services and their dependencies
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,

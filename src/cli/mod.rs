@@ -119,7 +119,7 @@ mod tests {
                 .unwrap()
                 .request,
             Request::Config(request::ConfigRequest {
-                services_only: true,
+                view: request::ConfigView::Services,
                 ..
             })
         ));

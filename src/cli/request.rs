@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::args::{self, RunArgs};
 use crate::compose::normalize::units;
 pub use crate::request::{
-    ConfigRequest, DownRequest, EnvArg, KubeArgs, MountMode, OutputFormat, ProjectArgs, PsFormat,
-    PsRequest, PullPolicy, RunRequest, RunSettings, User,
+    ConfigRequest, ConfigView, DownRequest, EnvArg, KubeArgs, MountMode, OutputFormat, ProjectArgs,
+    PsFormat, PsRequest, PullPolicy, RunRequest, RunSettings, User,
 };
 
 /// A command-line mistake: exit 1, nothing created.
@@ -57,6 +57,32 @@ pub struct Invocation {
     pub kube: KubeArgs,
     /// The action.
     pub request: Request,
+}
+
+/// The view `config` prints, the first of docker compose's in its order of precedence.
+fn config_view(c: &args::ConfigArgs) -> ConfigView {
+    let flags = [
+        (c.services, ConfigView::Services),
+        (c.volumes, ConfigView::Volumes),
+        (c.networks, ConfigView::Networks),
+    ];
+    if let Some((_, view)) = flags.into_iter().find(|(set, _)| *set) {
+        return view;
+    }
+    if let Some(hash) = &c.hash {
+        return ConfigView::Hash(hash.clone());
+    }
+    let flags = [
+        (c.images, ConfigView::Images),
+        (c.list_profiles, ConfigView::Profiles),
+        (c.variables, ConfigView::Variables),
+        (c.environment, ConfigView::Environment),
+        (c.quiet, ConfigView::Quiet),
+    ];
+    flags
+        .into_iter()
+        .find(|(set, _)| *set)
+        .map_or(ConfigView::Model, |(_, view)| view)
 }
 
 /// Turns parsed arguments into a validated invocation; `terminals` feeds compose's TTY decision.
@@ -114,7 +140,10 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
         }
         Some(args::Command::Config(c)) => Request::Config(ConfigRequest {
             format: c.format,
-            services_only: c.services,
+            view: config_view(&c),
+            no_env_resolution: c.no_env_resolution,
+            no_consistency: c.no_consistency,
+            no_path_resolution: c.no_path_resolution,
             services: c.service_names,
         }),
         Some(args::Command::Ps(p)) => Request::Ps(PsRequest {

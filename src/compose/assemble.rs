@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::error::LoadError;
+use super::error::{ErrorKind, LoadError};
 use super::yaml::{self, Document};
-use super::{extends, include, interpolate, merge, normalize, validate};
+use super::{extends, include, interpolate, merge, normalize, schema, validate};
 
 /// One compose file, read and parsed.
 #[derive(Debug, Clone)]
@@ -25,7 +25,11 @@ impl Source {
     /// Parses `text` read from `path`.
     pub fn parse(path: PathBuf, text: &str) -> Result<Self, LoadError> {
         let docs = yaml::parse(text).map_err(|e| {
-            let message = format!("failed to parse {}: {}", path.display(), e.message);
+            // compose names the file for YAML syntax errors, not for a non-string key
+            let message = match e.kind {
+                ErrorKind::Syntax => format!("failed to parse {}: {}", path.display(), e.message),
+                _ => e.message.clone(),
+            };
             LoadError { message, ..e }.in_file(&path)
         })?;
         Ok(Source { path, docs })
@@ -42,6 +46,11 @@ pub struct Ctx<'a> {
     pub home: Option<&'a str>,
     /// Files being included, outermost first (cycle detection).
     pub include_stack: Vec<PathBuf>,
+    /// Whether relative paths become absolute (included projects' always do).
+    pub resolve_paths: bool,
+    /// Whether templates are substituted and the schema checked: not for the variables
+    /// view, which needs the templates as written.
+    pub interpolate_and_validate: bool,
 }
 
 impl Ctx<'_> {
@@ -90,6 +99,9 @@ pub fn interpolate_doc(
     ctx: &Ctx<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<(), LoadError> {
+    if !ctx.interpolate_and_validate {
+        return Ok(());
+    }
     let Document { value, lines, .. } = doc;
     let line_of = |p: &str| lines.get(p).copied();
     let lookup = |k: &str| ctx.lookup(k);
@@ -152,8 +164,10 @@ pub fn assemble(
                     .map_err(|e| file_err(e, &doc.lines))?;
             }
             model = merge::merge(model, Value::Object(cfg)).map_err(|e| file_err(e, &doc.lines))?;
-            if let Value::Object(m) = &model {
-                validate::schema(m).map_err(|e| {
+            // compose-go validates each merge after making list entries unique
+            merge::enforce_unicity(&mut model);
+            if let Some(m) = model.as_object().filter(|_| ctx.interpolate_and_validate) {
+                schema::validate(m).map_err(|e| {
                     let line = line_of_message(&e.message, &doc.lines);
                     LoadError::invalid(format!("validating {}: {}", path.display(), e.message))
                         .in_file(&path)
@@ -165,11 +179,12 @@ pub fn assemble(
                 .push((path.clone(), std::mem::take(&mut doc.lines)));
         }
     }
-    // uniqueness once, after all merges: deduplicating after each merge gives the same result
-    merge::enforce_unicity(&mut model);
     let Value::Object(mut model) = model else {
         return Ok(Map::new());
     };
+    if ctx.interpolate_and_validate {
+        validate::external_resources(&model)?;
+    }
     finish(&mut model, ctx).map_err(|e| origins.locate(e))?;
     Ok(model)
 }
@@ -196,12 +211,16 @@ fn finish(model: &mut Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), LoadError
     if let Some(Value::Object(services)) = model.get_mut("services") {
         for svc in services.values_mut().filter_map(Value::as_object_mut) {
             normalize::apply_service_defaults(svc);
-            normalize::resolve_service_paths(svc, ctx.working_dir, ctx.home);
+            if ctx.resolve_paths {
+                normalize::resolve_service_paths(svc, ctx.working_dir, ctx.home);
+            }
             normalize::resolve_valueless_environment(svc, &lookup);
         }
     }
     normalize::canonical_resources(model)?;
-    normalize::resolve_resource_paths(model, ctx.working_dir, ctx.home);
+    if ctx.resolve_paths {
+        normalize::resolve_resource_paths(model, ctx.working_dir, ctx.home);
+    }
     Ok(())
 }
 
@@ -218,6 +237,8 @@ mod tests {
             env: &env,
             home: None,
             include_stack: Vec::new(),
+            resolve_paths: true,
+            interpolate_and_validate: true,
         };
         let sources = texts
             .iter()
@@ -263,7 +284,7 @@ mod tests {
             .expect_err("port");
         assert_eq!(
             (e.message.as_str(), e.line),
-            ("Invalid proto: xyz", Some(4))
+            ("invalid proto: xyz", Some(4))
         );
     }
 }

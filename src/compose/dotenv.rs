@@ -101,7 +101,11 @@ pub fn parse_layered(
             Some(q @ ('\'' | '"')) => {
                 let close = closing_quote(&rest[1..], q).ok_or_else(|| {
                     let first = rest.lines().next().unwrap_or_default();
-                    err(format!("unterminated quoted value {first}"))
+                    // godotenv has read to the end of the file when it notices
+                    DotenvError {
+                        line: statement_line + rest.matches('\n').count(),
+                        message: format!("unterminated quoted value {first}"),
+                    }
                 })?;
                 let inner = &rest[1..1 + close];
                 let value = if q == '"' {
@@ -276,10 +280,10 @@ mod tests {
             e.to_string(),
             "line 1: unexpected character \"$\" in variable name \"lol$wut\""
         );
-        let e = parse("\nKEY=\"value\n", &none).expect_err("unterminated");
+        let e = parse("\nKEY=\"value\nB=2\n", &none).expect_err("unterminated");
         assert!(
             e.to_string()
-                .starts_with("line 2: unterminated quoted value")
+                .starts_with("line 4: unterminated quoted value")
         );
         assert_eq!(pairs("\u{feff}A=1").len(), 1);
     }

@@ -182,6 +182,8 @@ mod tests {
             env: &env,
             home: None,
             include_stack: Vec::new(),
+            resolve_paths: true,
+            interpolate_and_validate: true,
         };
         let mut services = services.as_object().cloned().unwrap_or_default();
         apply(

@@ -110,6 +110,8 @@ pub fn load(
             env: &env,
             home: ctx.home,
             include_stack: stack.clone(),
+            resolve_paths: true,
+            interpolate_and_validate: ctx.interpolate_and_validate,
         };
         let model = assemble(sources, &sub, warnings, &mut Origins::default())?;
         imported = merge::merge(imported, Value::Object(model)).map_err(|e| e.in_file(file))?;
@@ -142,6 +144,8 @@ mod tests {
             env,
             home: None,
             include_stack: Vec::new(),
+            resolve_paths: true,
+            interpolate_and_validate: true,
         }
     }
 

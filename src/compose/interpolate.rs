@@ -135,6 +135,75 @@ fn braced(
     }
 }
 
+/// A variable a template uses, as `config --variables` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// `${NAME?…}` / `${NAME:?…}`.
+    pub required: bool,
+    /// The default of `${NAME-…}` / `${NAME:-…}`.
+    pub default: String,
+    /// The alternate value of `${NAME+…}` / `${NAME:+…}`.
+    pub alternate: String,
+}
+
+/// The variables `template` uses, with those of defaults and alternates (compose-go's
+/// `template.ExtractVariables`); `$$` escapes.
+pub fn variables(template: &str) -> Vec<Variable> {
+    let mut found = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('$') {
+        let after = &rest[i + 1..];
+        let plain = |name: &str| Variable {
+            name: name.to_string(),
+            required: false,
+            default: String::new(),
+            alternate: String::new(),
+        };
+        match after.as_bytes().first() {
+            Some(b'$') => rest = &after[1..],
+            Some(b'{') => {
+                let body_and_rest = &after[1..];
+                let Some(end) = closing_brace(body_and_rest) else {
+                    break;
+                };
+                let body = &body_and_rest[..end];
+                let name_end = if body.bytes().next().is_some_and(is_name_start) {
+                    name_len(body)
+                } else {
+                    0
+                };
+                let (name, op) = body.split_at(name_end);
+                let op = op.strip_prefix(':').unwrap_or(op);
+                let mut v = plain(name);
+                match op.chars().next() {
+                    None => {}
+                    Some('?') => v.required = true,
+                    Some('-') => v.default = op[1..].to_string(),
+                    Some('+') => v.alternate = op[1..].to_string(),
+                    // compose's pattern reads an invalid template as a nameless variable
+                    Some(_) => v = plain(""),
+                }
+                if name.is_empty() {
+                    v = plain("");
+                }
+                let nested = [variables(&v.default), variables(&v.alternate)];
+                found.push(v);
+                found.extend(nested.into_iter().flatten());
+                rest = &body_and_rest[end + 1..];
+            }
+            Some(c) if is_name_start(*c) => {
+                let len = name_len(after);
+                found.push(plain(&after[..len]));
+                rest = &after[len..];
+            }
+            _ => rest = after,
+        }
+    }
+    found
+}
+
 /// Turns a template error into compose's message for the value at `path`.
 pub fn template_error(err: TemplateError, path: &str, original: &str) -> LoadError {
     match err {
@@ -157,8 +226,6 @@ enum Cast {
 
 /// compose-go's `interpolateTypeCastMapping`: `*` matches any key, `[]` any list index.
 const CASTS: &[(&str, Cast)] = &[
-    ("services.*.configs.[].mode", Cast::Int),
-    ("services.*.secrets.[].mode", Cast::Int),
     ("services.*.cpu_count", Cast::Int),
     ("services.*.cpu_percent", Cast::Float),
     ("services.*.cpu_period", Cast::Int),
@@ -449,6 +516,28 @@ mod tests {
         assert_eq!(
             err.message,
             "error while interpolating services.a.privileged: failed to cast to expected type: invalid boolean: maybe"
+        );
+    }
+
+    #[test]
+    fn variables_are_extracted_with_their_operators() {
+        let names: Vec<(String, bool, String, String)> =
+            variables("${A:-x} $B ${C?e} ${D:+alt} $$E ${F:-${G}} ${H }")
+                .into_iter()
+                .map(|v| (v.name, v.required, v.default, v.alternate))
+                .collect();
+        let row = |n: &str, r: bool, d: &str, a: &str| (n.into(), r, d.into(), a.into());
+        assert_eq!(
+            names,
+            vec![
+                row("A", false, "x", ""),
+                row("B", false, "", ""),
+                row("C", true, "", ""),
+                row("D", false, "", "alt"),
+                row("F", false, "${G}", ""),
+                row("G", false, "", ""),
+                row("", false, "", ""),
+            ]
         );
     }
 }

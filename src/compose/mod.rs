@@ -6,18 +6,22 @@
 mod assemble;
 pub mod discovery;
 pub mod dotenv;
+mod emit;
 pub mod error;
 mod extends;
 mod include;
 pub mod interpolate;
+mod layout;
 pub mod merge;
 pub mod model;
 pub mod normalize;
 pub mod profiles;
 pub mod project_name;
 pub mod render;
+mod schema;
 pub mod shellwords;
 pub mod validate;
+pub mod views;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +57,16 @@ pub struct LoadOptions {
     pub stdin: Option<String>,
     /// Which services the caller needs.
     pub selection: Selection,
+    /// Leave `env_file` as written instead of folding the files into `environment`
+    /// (`config --no-env-resolution`, and the views that do not show environments).
+    pub skip_env_resolution: bool,
+    /// Skip compose-go's consistency checks and the dependency-cycle check
+    /// (`config --no-consistency`).
+    pub skip_consistency: bool,
+    /// Keep relative paths as written (`config --no-path-resolution`).
+    pub skip_path_resolution: bool,
+    /// Neither interpolate nor check the schema (`config --variables`).
+    pub templates_as_written: bool,
 }
 
 /// Which part of the project a command needs: it decides profile auto-enable and which
@@ -86,6 +100,8 @@ pub struct Loaded {
     /// Every service the files define, whatever the profiles and the selection: the project's
     /// services for orphan detection.
     pub all_services: Vec<String>,
+    /// Every profile any service names, enabled or not, sorted (`config --profiles`).
+    pub all_profiles: Vec<String>,
     /// Warnings to print on stderr.
     pub warnings: Vec<String>,
 }
@@ -123,7 +139,11 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
             Source::parse(path.clone(), &text)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let from_files = name_from_files(&sources, &env)?;
+    let from_files = if opts.templates_as_written {
+        None
+    } else {
+        name_from_files(&sources, &env)?
+    };
     let dir_name = found
         .working_dir
         .file_name()
@@ -141,6 +161,8 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         env: &env,
         home: home.as_deref(),
         include_stack: Vec::new(),
+        resolve_paths: !opts.skip_path_resolution,
+        interpolate_and_validate: !opts.templates_as_written,
     };
     let mut origins = Origins::default();
     let mut model = assemble::assemble(sources, &ctx, &mut warnings, &mut origins)?;
@@ -160,11 +182,21 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         Value::Object(std::mem::take(&mut active)),
     );
     normalize::finish_resources(&mut model, &name);
-    validate::consistency(&model, &disabled).map_err(|e| origins.locate(e))?;
+    if !opts.skip_consistency {
+        validate::consistency(&model, &disabled).map_err(|e| origins.locate(e))?;
+    }
     if let Some(Value::Object(s)) = model.remove("services") {
         active = s;
     }
     let all_services = active.keys().chain(disabled.keys()).cloned().collect();
+    let all_profiles: std::collections::BTreeSet<String> = active
+        .values()
+        .chain(disabled.values())
+        .filter_map(|svc| svc.get("profiles").and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
     let selected: Option<Vec<String>> = match &opts.selection {
         Selection::All => None,
         Selection::Services(names) => Some(names.clone()),
@@ -180,16 +212,15 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         profiles::select(&mut active, names)?;
     }
     drop(disabled);
-    resolve_service_files(&mut active, &env).map_err(|e| origins.locate(e))?;
+    resolve_service_files(&mut active, &env, !opts.skip_env_resolution)
+        .map_err(|e| origins.locate(e))?;
     for svc in active.values_mut().filter_map(Value::as_object_mut) {
         for key in ["command", "entrypoint"] {
             svc.entry(key).or_insert(Value::Null);
         }
     }
     model.insert("services".into(), Value::Object(active));
-    if matches!(opts.selection, Selection::Run(_)) {
-        drop_unused_resources(&mut model);
-    }
+    drop_unused_resources(&mut model);
     normalize::finish_resources(&mut model, &name);
     let mut project = Map::new();
     project.insert("name".into(), json!(name));
@@ -205,6 +236,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         environment: env,
         profiles: enabled,
         all_services,
+        all_profiles: all_profiles.into_iter().collect(),
         warnings,
     })
 }
@@ -244,20 +276,26 @@ fn name_from_files(
     Ok(found)
 }
 
-/// Resolves each service's env_file into its environment (A11) and label_file into its
-/// labels, dropping both keys.
+/// Resolves each service's env_file into its environment (A11, unless `env_files` is false)
+/// and label_file into its labels, dropping those keys.
 fn resolve_service_files(
     services: &mut Map<String, Value>,
     env: &IndexMap<String, String>,
+    env_files: bool,
 ) -> Result<(), LoadError> {
     let env_file = file_reader("env file");
     let label_file = file_reader("label file");
     for (name, svc) in services.iter_mut() {
         if let Value::Object(svc) = svc {
-            normalize::resolve_env_files(svc, env, &env_file)
-                .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
+            if env_files {
+                normalize::resolve_env_files(svc, env, &env_file)
+                    .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
+            } else {
+                normalize::unresolved_env_files(svc);
+            }
             normalize::resolve_label_files(svc, &label_file)
                 .map_err(|e| e.at_path(format!("services.{name}.label_file")))?;
+            normalize::resolve_build_args(svc, env);
         }
     }
     Ok(())
@@ -282,7 +320,8 @@ fn file_reader(kind: &'static str) -> impl Fn(&str, bool) -> Result<Option<Strin
     }
 }
 
-/// `run` keeps only the networks, volumes, secrets and configs the selected services use.
+/// compose keeps only the networks, volumes, secrets, configs and models the (selected)
+/// services use (`WithoutUnnecessaryResources`).
 fn drop_unused_resources(model: &mut Map<String, Value>) {
     let services: Vec<Value> = model
         .get("services")
@@ -306,18 +345,24 @@ fn drop_unused_resources(model: &mut Map<String, Value>) {
         used.entry("volumes").or_default().extend(
             vols.filter_map(|v| v.get("source").and_then(Value::as_str).map(str::to_string)),
         );
-        for kind in ["secrets", "configs"] {
-            let refs = svc
-                .get(kind)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten();
+        for (kind, refs) in [
+            ("secrets", svc.get("secrets")),
+            ("secrets", svc.get("build").and_then(|b| b.get("secrets"))),
+            ("configs", svc.get("configs")),
+        ] {
+            let refs = refs.and_then(Value::as_array).into_iter().flatten();
             used.entry(kind).or_default().extend(
                 refs.filter_map(|r| r.get("source").and_then(Value::as_str).map(str::to_string)),
             );
         }
+        let models = svc
+            .get("models")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.keys().cloned());
+        used.entry("models").or_default().extend(models);
     }
-    for kind in ["networks", "volumes", "secrets", "configs"] {
+    for kind in ["networks", "volumes", "secrets", "configs", "models"] {
         let keep = used.get(kind).cloned().unwrap_or_default();
         if let Some(Value::Object(items)) = model.get_mut(kind) {
             items.retain(|k, _| keep.contains(k));

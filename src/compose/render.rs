@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::Loaded;
+use super::{Loaded, emit, layout};
 
 /// The output format of `config`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -15,48 +15,8 @@ pub enum ConfigFormat {
     Json,
 }
 
-/// Field orders of compose-go structs whose order differs from alphabetical.
-const STRUCT_ORDERS: &[(&[&str], &[&str])] = &[
-    (
-        &[],
-        &[
-            "name", "services", "networks", "volumes", "secrets", "configs", "models",
-        ],
-    ),
-    (
-        &["services", "*", "ports", "[]"],
-        &[
-            "name",
-            "mode",
-            "host_ip",
-            "target",
-            "published",
-            "protocol",
-            "app_protocol",
-        ],
-    ),
-    (
-        &["services", "*", "volumes", "[]"],
-        &[
-            "type",
-            "source",
-            "target",
-            "read_only",
-            "consistency",
-            "bind",
-            "volume",
-            "tmpfs",
-            "image",
-        ],
-    ),
-    (
-        &["services", "*", "depends_on", "*"],
-        &["condition", "restart", "required"],
-    ),
-];
-
-/// Orders keys as compose-go marshals its model: maps sorted, known structs in field order,
-/// extensions (`x-*`) last.
+/// Orders keys as compose-go marshals its model: maps sorted, structs in field order with
+/// their extensions (`x-*`) last.
 pub fn canonical_order(v: Value) -> Value {
     order(v, &mut Vec::new())
 }
@@ -64,13 +24,12 @@ pub fn canonical_order(v: Value) -> Value {
 fn order(v: Value, path: &mut Vec<String>) -> Value {
     match v {
         Value::Object(map) => {
-            let fields = STRUCT_ORDERS
-                .iter()
-                .find(|(p, _)| super::merge::path_matches(p, path))
-                .map(|(_, f)| *f);
+            let fields = layout::fields(path);
             let rank = |k: &str| -> (u8, usize) {
-                let pos = fields.and_then(|f| f.iter().position(|x| *x == k));
-                match (pos, k.starts_with("x-")) {
+                let Some(fields) = fields else {
+                    return (0, 0);
+                };
+                match (fields.iter().position(|x| *x == k), k.starts_with("x-")) {
                     (Some(i), _) => (0, i),
                     (None, false) => (1, 0),
                     (None, true) => (2, 0),
@@ -111,11 +70,112 @@ fn double_dollars(v: &Value) -> Value {
         Value::Array(items) => Value::Array(items.iter().map(double_dollars).collect()),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| (k.clone(), double_dollars(v)))
+                .map(|(k, v)| (k.replace('$', "$$"), double_dollars(v)))
                 .collect(),
         ),
         other => other.clone(),
     }
+}
+
+/// compose-go's `Project.MarshalJSON` differs from its YAML: the top level is a Go map (keys
+/// sorted, extensions among them, no models), the structs below drop their extensions, and
+/// struct-typed fields (a network's `ipam`, `deploy.resources`/`placement`) are never omitted.
+fn json_shape(model: Value) -> Value {
+    let Value::Object(mut top) = model else {
+        return model;
+    };
+    top.remove("models");
+    match canonical_order(json_struct_fields(Value::Object(top), &mut Vec::new())) {
+        Value::Object(top) => {
+            let mut entries: Vec<(String, Value)> = top.into_iter().collect();
+            entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+            Value::Object(entries.into_iter().collect())
+        }
+        other => other,
+    }
+}
+
+/// Struct-typed fields `encoding/json` prints even when empty.
+const ALWAYS_PRINTED: &[(&str, &str)] = &[
+    ("networks.*", "ipam"),
+    ("services.*.deploy", "resources"),
+    ("services.*.deploy", "placement"),
+];
+
+fn json_struct_fields(v: Value, path: &mut Vec<String>) -> Value {
+    match v {
+        Value::Object(map) => {
+            // the project keeps its extensions
+            let is_struct = !path.is_empty() && layout::fields(path).is_some();
+            let mut out: Map<String, Value> = map
+                .into_iter()
+                .filter(|(k, _)| !(is_struct && k.starts_with("x-")))
+                .map(|(k, child)| {
+                    path.push(k.clone());
+                    let child = json_struct_fields(child, path);
+                    path.pop();
+                    (k, child)
+                })
+                .collect();
+            for (pattern, field) in ALWAYS_PRINTED {
+                let pattern: Vec<&str> = pattern.split('.').collect();
+                if super::merge::path_matches(&pattern, path) && !out.contains_key(*field) {
+                    out.insert((*field).to_string(), Value::Object(Map::new()));
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|child| {
+                    path.push("[]".into());
+                    let child = json_struct_fields(child, path);
+                    path.pop();
+                    child
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Go's `encoding/json` escapes HTML-sensitive characters and line separators, which can
+/// only occur inside strings.
+fn go_json(text: String) -> String {
+    let escaped = |c: char| matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}');
+    if !text.contains(escaped) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if escaped(c) {
+                format!("\\u{:04x}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Fields docker compose leaves out of a service's config hash: those that change nothing
+/// in the container (`ServiceHash`).
+const NOT_HASHED: &[&str] = &["build", "pull_policy", "scale", "depends_on", "profiles"];
+
+/// docker compose's config hash of a service (`config --hash`): the SHA-256 of the service's
+/// compact JSON without what [`NOT_HASHED`] lists and without `deploy.replicas`.
+pub fn service_hash(name: &str, svc: &Value) -> String {
+    let mut path = vec!["services".to_string(), name.to_string()];
+    let mut shaped = order(json_struct_fields(svc.clone(), &mut path), &mut path);
+    if let Value::Object(fields) = &mut shaped {
+        fields.retain(|k, _| !NOT_HASHED.contains(&k.as_str()));
+        if let Some(Value::Object(deploy)) = fields.get_mut("deploy") {
+            deploy.shift_remove("replicas");
+        }
+    }
+    let text = go_json(serde_json::to_string(&shaped).unwrap_or_default());
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `docker compose config` output for a loaded project.
@@ -123,9 +183,9 @@ pub fn render(loaded: &Loaded, format: ConfigFormat) -> String {
     let model = double_dollars(&loaded.model);
     match format {
         ConfigFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&model).unwrap_or_default();
-            s.push('\n');
-            s
+            let model = json_shape(model);
+            // compose prints its JSON without a final newline
+            go_json(serde_json::to_string_pretty(&model).unwrap_or_default())
         }
         ConfigFormat::Yaml => {
             let mut model = model;
@@ -135,117 +195,8 @@ pub fn render(loaded: &Loaded, format: ConfigFormat) -> String {
                     svc.retain(|k, v| !(v.is_null() && (k == "command" || k == "entrypoint")));
                 }
             }
-            let mut out = String::new();
-            emit(&model, 0, &mut out);
-            out
+            emit::document(&model)
         }
-    }
-}
-
-fn emit(v: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map {
-                out.push_str(&pad);
-                out.push_str(&scalar_string(k));
-                out.push(':');
-                emit_child(child, indent, out);
-            }
-        }
-        Value::Array(items) => {
-            for child in items {
-                out.push_str(&pad);
-                out.push('-');
-                match child {
-                    Value::Object(m) if !m.is_empty() => {
-                        let mut nested = String::new();
-                        emit(child, indent + 2, &mut nested);
-                        out.push(' ');
-                        out.push_str(nested.trim_start());
-                    }
-                    _ => emit_child(child, indent, out),
-                }
-            }
-        }
-        scalar => {
-            out.push_str(&pad);
-            out.push_str(&scalar_text(scalar));
-            out.push('\n');
-        }
-    }
-}
-
-fn emit_child(child: &Value, indent: usize, out: &mut String) {
-    match child {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            emit(child, indent + 2, out);
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            emit(child, indent + 2, out);
-        }
-        Value::String(s) if block_friendly(s) => {
-            // multi-line text as a literal block, as compose prints it
-            out.push_str(if s.ends_with('\n') { " |\n" } else { " |-\n" });
-            let pad = " ".repeat(indent + 2);
-            for line in s.lines() {
-                if !line.is_empty() {
-                    out.push_str(&pad);
-                    out.push_str(line);
-                }
-                out.push('\n');
-            }
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&scalar_text(other));
-            out.push('\n');
-        }
-    }
-}
-
-/// Whether a string can be printed as a literal block: several lines, no other control
-/// characters, no leading space or blank first line, at most one trailing newline.
-fn block_friendly(s: &str) -> bool {
-    s.contains('\n')
-        && !s.starts_with([' ', '\n'])
-        && !s.ends_with("\n\n")
-        && !s.lines().any(|l| l.ends_with(' '))
-        && !s.chars().any(|c| c.is_control() && c != '\n')
-}
-
-fn scalar_text(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => scalar_string(s),
-        Value::Array(_) => "[]".into(),
-        Value::Object(_) => "{}".into(),
-    }
-}
-
-/// A YAML scalar for `s`, quoted when it would otherwise read back as something else.
-fn scalar_string(s: &str) -> String {
-    let lower = s.to_ascii_lowercase();
-    let indicator = |c: char| "-?:".contains(c);
-    let ambiguous = matches!(
-        lower.as_str(),
-        "" | "~" | "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
-    ) || s.parse::<f64>().is_ok()
-        || s.starts_with(|c: char| ",[]{}#&*!|>'\"%@` \t".contains(c))
-        // `-`, `?` and `:` only start a structure when followed by a space (or alone)
-        || (s.starts_with(indicator) && s.chars().nth(1).is_none_or(|c| c == ' '))
-        || s.ends_with([' ', ':', '\t'])
-        || s.contains(": ")
-        || s.contains(" #")
-        || s.chars().any(char::is_control);
-    if ambiguous {
-        serde_json::to_string(s).unwrap_or_default()
-    } else {
-        s.to_string()
     }
 }
 
@@ -263,6 +214,7 @@ mod tests {
             environment: Default::default(),
             profiles: vec![],
             all_services: vec![],
+            all_profiles: vec![],
             warnings: vec![],
         }
     }
@@ -288,17 +240,8 @@ mod tests {
         let yaml = render(&l, ConfigFormat::Yaml);
         assert_eq!(
             yaml,
-            "name: p\nservices:\n  a:\n    command:\n      - echo\n      - $$HOME\n    environment:\n      A: \"1\"\n      B: null\n      C: \"x: y\"\n    ports:\n      - mode: ingress\n        target: 80\n"
+            "name: p\nservices:\n  a:\n    command:\n      - echo\n      - $$HOME\n    environment:\n      A: \"1\"\n      B: null\n      C: 'x: y'\n    ports:\n      - mode: ingress\n        target: 80\n"
         );
-        for (raw, shown) in [
-            ("-c", "-c"),
-            ("- x", "\"- x\""),
-            ("1.5", "\"1.5\""),
-            ("yes", "\"yes\""),
-            ("a b", "a b"),
-        ] {
-            assert_eq!(scalar_string(raw), shown);
-        }
         let block = loaded(json!({"x": "FROM a\nRUN b\n", "z": "one\ntwo"}));
         assert_eq!(
             render(&block, ConfigFormat::Yaml),
@@ -306,5 +249,7 @@ mod tests {
         );
         let json = render(&l, ConfigFormat::Json);
         assert!(json.contains("\"$$HOME\"") && json.contains("\"entrypoint\": null"));
+        let keys = loaded(json!({"services": {"a": {"environment": {"$K": "$v"}}}}));
+        assert!(render(&keys, ConfigFormat::Json).contains("\"$$K\": \"$$v\""));
     }
 }

@@ -1,6 +1,6 @@
-//! Validation: the compose-spec schema's structural rules that users hit (unknown keys, wrong
-//! types, external resources with driver options) and compose-go's consistency checks
-//! (`loader/validate.go`), including dependency cycles.
+//! compose-go's consistency checks (`loader/validate.go`): external resources with creation
+//! options, references between services and resources, dependency cycles. The structural
+//! rules are the schema's ([`super::schema`]).
 
 use std::collections::BTreeMap;
 
@@ -8,424 +8,31 @@ use serde_json::{Map, Value};
 
 use super::error::LoadError;
 
-/// The JSON types a key accepts (null is always accepted, as compose treats it as unset).
-#[derive(Clone, Copy)]
-enum Kind {
-    Str,
-    Bool,
-    Num,
-    List,
-    Map,
-    ListOrMap,
-    StrOrList,
-    StrOrMap,
-    Any,
-}
-
-impl Kind {
-    fn accepts(self, v: &Value) -> bool {
-        matches!(
-            (self, v),
-            (_, Value::Null)
-                | (Kind::Any, _)
-                | (Kind::Str, Value::String(_))
-                | (Kind::Bool, Value::Bool(_) | Value::String(_))
-                | (Kind::Num, Value::Number(_) | Value::String(_))
-                | (Kind::List, Value::Array(_))
-                | (Kind::Map, Value::Object(_))
-                | (Kind::ListOrMap, Value::Array(_) | Value::Object(_))
-                | (Kind::StrOrList, Value::String(_) | Value::Array(_))
-                | (Kind::StrOrMap, Value::String(_) | Value::Object(_))
-        )
-    }
-
-    fn expected(self) -> &'static str {
-        match self {
-            Kind::Str => "a string",
-            Kind::Bool => "a boolean",
-            Kind::Num => "a number",
-            Kind::List => "a list",
-            Kind::Map | Kind::ListOrMap => "a mapping",
-            Kind::StrOrList => "a string or a list",
-            Kind::StrOrMap => "a string or a mapping",
-            Kind::Any => "any value",
-        }
-    }
-}
-
-use Kind::{Any, Bool, List, ListOrMap, Map as M, Num, Str, StrOrList, StrOrMap};
-
-const SERVICE_KEYS: &[(&str, Kind)] = &[
-    ("annotations", ListOrMap),
-    ("attach", Bool),
-    ("build", StrOrMap),
-    ("blkio_config", M),
-    ("cap_add", List),
-    ("cap_drop", List),
-    ("cgroup", Str),
-    ("cgroup_parent", Str),
-    ("command", StrOrList),
-    ("configs", List),
-    ("container_name", Str),
-    ("cpu_count", Num),
-    ("cpu_percent", Num),
-    ("cpu_shares", Num),
-    ("cpu_quota", Num),
-    ("cpu_period", Num),
-    ("cpu_rt_period", Num),
-    ("cpu_rt_runtime", Num),
-    ("cpus", Num),
-    ("cpuset", Str),
-    ("credential_spec", M),
-    ("depends_on", ListOrMap),
-    ("deploy", M),
-    ("develop", M),
-    ("device_cgroup_rules", List),
-    ("devices", List),
-    ("dns", StrOrList),
-    ("dns_opt", List),
-    ("dns_search", StrOrList),
-    ("domainname", Str),
-    ("entrypoint", StrOrList),
-    ("env_file", StrOrList),
-    ("label_file", StrOrList),
-    ("environment", ListOrMap),
-    ("expose", List),
-    ("extends", StrOrMap),
-    ("external_links", List),
-    ("extra_hosts", ListOrMap),
-    ("gpus", Any),
-    ("group_add", List),
-    ("healthcheck", M),
-    ("hostname", Str),
-    ("image", Str),
-    ("init", Bool),
-    ("ipc", Str),
-    ("isolation", Str),
-    ("labels", ListOrMap),
-    ("links", List),
-    ("logging", M),
-    ("mac_address", Str),
-    ("mem_limit", Num),
-    ("mem_reservation", Num),
-    ("mem_swappiness", Num),
-    ("memswap_limit", Num),
-    ("models", ListOrMap),
-    ("network_mode", Str),
-    ("networks", ListOrMap),
-    ("oom_kill_disable", Bool),
-    ("oom_score_adj", Num),
-    ("pid", Str),
-    ("pids_limit", Num),
-    ("platform", Str),
-    ("ports", List),
-    ("post_start", List),
-    ("pre_start", List),
-    ("pre_stop", List),
-    ("privileged", Bool),
-    ("profiles", List),
-    ("provider", M),
-    ("pull_policy", Str),
-    ("pull_refresh_after", Str),
-    ("read_only", Bool),
-    ("restart", Str),
-    ("runtime", Str),
-    ("scale", Num),
-    ("security_opt", List),
-    ("shm_size", Num),
-    ("secrets", List),
-    ("sysctls", ListOrMap),
-    ("stdin_open", Bool),
-    ("stop_grace_period", Str),
-    ("stop_signal", Str),
-    ("storage_opt", M),
-    ("tmpfs", StrOrList),
-    ("tty", Bool),
-    ("ulimits", M),
-    ("use_api_socket", Bool),
-    ("user", Str),
-    ("uts", Str),
-    ("userns_mode", Str),
-    ("volumes", List),
-    ("volumes_from", List),
-    ("working_dir", Str),
-];
-
-const TOP_KEYS: &[(&str, Kind)] = &[
-    ("version", Str),
-    ("name", Str),
-    ("include", List),
-    ("services", M),
-    ("networks", M),
-    ("volumes", M),
-    ("secrets", M),
-    ("configs", M),
-    ("models", M),
-];
-
-const RESOURCE_KEYS: &[(&str, &[&str])] = &[
-    (
-        "networks",
-        &[
-            "name",
-            "driver",
-            "driver_opts",
-            "ipam",
-            "external",
-            "internal",
-            "enable_ipv4",
-            "enable_ipv6",
-            "attachable",
-            "labels",
-        ],
-    ),
-    (
-        "volumes",
-        &["name", "driver", "driver_opts", "external", "labels"],
-    ),
-    (
-        "secrets",
-        &[
-            "name",
-            "environment",
-            "file",
-            "external",
-            "labels",
-            "driver",
-            "driver_opts",
-            "template_driver",
-            "content",
-        ],
-    ),
-    (
-        "configs",
-        &[
-            "name",
-            "content",
-            "environment",
-            "file",
-            "external",
-            "labels",
-            "template_driver",
-        ],
-    ),
-    (
-        "models",
-        &["name", "model", "context_size", "runtime_flags"],
-    ),
-];
-
-fn schema_error(message: String) -> LoadError {
-    LoadError::invalid(message)
-}
-
-fn check_keys(
-    map: &Map<String, Value>,
-    path: &str,
-    allowed: &[(&str, Kind)],
-) -> Result<(), LoadError> {
-    for (key, value) in map {
-        if key.starts_with("x-") {
-            continue;
-        }
-        let shown = if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}.{key}")
-        };
-        match allowed.iter().find(|(k, _)| k == key) {
-            None => {
-                let at = if path.is_empty() { "(root)" } else { path };
-                return Err(schema_error(format!(
-                    "{at} additional properties '{key}' not allowed"
-                )));
-            }
-            Some((_, kind)) if !kind.accepts(value) => {
-                return Err(schema_error(format!("{shown} must be {}", kind.expected())));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
-}
-
-/// Allowed keys of the service sub-objects users most often get wrong.
-const SERVICE_OBJECT_KEYS: &[(&str, &[&str])] = &[
-    (
-        "healthcheck",
-        &[
-            "disable",
-            "interval",
-            "retries",
-            "test",
-            "timeout",
-            "start_period",
-            "start_interval",
-        ],
-    ),
-    ("logging", &["driver", "options"]),
-    (
-        "build",
-        &[
-            "context",
-            "dockerfile",
-            "dockerfile_inline",
-            "entitlements",
-            "args",
-            "ssh",
-            "labels",
-            "cache_from",
-            "cache_to",
-            "no_cache",
-            "additional_contexts",
-            "network",
-            "provenance",
-            "sbom",
-            "pull",
-            "target",
-            "shm_size",
-            "extra_hosts",
-            "isolation",
-            "privileged",
-            "secrets",
-            "tags",
-            "ulimits",
-            "platforms",
-        ],
-    ),
-    (
-        "deploy",
-        &[
-            "mode",
-            "endpoint_mode",
-            "replicas",
-            "labels",
-            "rollback_config",
-            "update_config",
-            "resources",
-            "restart_policy",
-            "placement",
-        ],
-    ),
-];
-
-const CONDITIONS: [&str; 3] = [
-    "service_started",
-    "service_healthy",
-    "service_completed_successfully",
-];
-
-/// The schema's `^[a-zA-Z0-9._-]+$` for service and resource names.
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-/// Rejects keys of `map` (at `path`) outside `allowed`; `x-*` keys are always allowed.
-fn check_names(map: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), LoadError> {
-    match map
-        .keys()
-        .find(|k| !k.starts_with("x-") && !allowed.contains(&k.as_str()))
-    {
-        Some(key) => Err(schema_error(format!(
-            "{path} additional properties '{key}' not allowed"
-        ))),
-        None => Ok(()),
-    }
-}
-
-fn check_service_schema(name: &str, svc: &Map<String, Value>) -> Result<(), LoadError> {
-    let path = format!("services.{name}");
-    check_keys(svc, &path, SERVICE_KEYS)?;
-    for (key, allowed) in SERVICE_OBJECT_KEYS {
-        if let Some(Value::Object(obj)) = svc.get(*key) {
-            check_names(obj, &format!("{path}.{key}"), allowed)?;
-        }
-    }
-    for (dep, cfg) in svc
-        .get("depends_on")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        let at = format!("{path}.depends_on.{dep}");
-        let cfg = match cfg {
-            Value::Object(cfg) => cfg,
-            Value::Null => continue,
-            _ => return Err(schema_error(format!("{at} must be a mapping"))),
-        };
-        check_names(cfg, &at, &["condition", "restart", "required"])?;
-        if let Some(condition) = cfg.get("condition")
-            && !condition.as_str().is_some_and(|c| CONDITIONS.contains(&c))
-        {
-            let expected: Vec<String> = CONDITIONS.iter().map(|c| format!("{c:?}")).collect();
-            return Err(schema_error(format!(
-                "{at}.condition must be one of the following: {}",
-                expected.join(", ")
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The schema checks compose runs after each file is merged (`validating <file>: …` is added
-/// by the caller). Services that are not mappings are reported by the extends pass instead.
-pub fn schema(model: &Map<String, Value>) -> Result<(), LoadError> {
-    check_keys(model, "", TOP_KEYS)?;
-    for kind in ["services", "networks", "volumes", "secrets", "configs"] {
-        let names = model
-            .get(kind)
-            .and_then(Value::as_object)
-            .into_iter()
-            .flat_map(|m| m.keys());
-        if let Some(bad) = names.into_iter().find(|n| !valid_name(n)) {
-            return Err(schema_error(format!(
-                "{kind} additional properties '{bad}' not allowed"
-            )));
-        }
-    }
-    for (name, svc) in model
-        .get("services")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        if let Value::Object(svc) = svc {
-            check_service_schema(name, svc)?;
-        }
-    }
-    for (kind, allowed) in RESOURCE_KEYS {
+/// A network or volume marked `external` cannot also say how to create it (compose-go's
+/// `checkConsistency` of resources; secrets and configs are exempt).
+pub fn external_resources(model: &Map<String, Value>) -> Result<(), LoadError> {
+    for kind in ["networks", "volumes"] {
         for (name, res) in model
-            .get(*kind)
+            .get(kind)
             .and_then(Value::as_object)
             .into_iter()
             .flatten()
         {
-            let path = format!("{kind}.{name}");
-            let Value::Object(res) = res else {
-                if res.is_null() {
-                    continue;
-                }
-                return Err(schema_error(format!("{path} must be a mapping")));
-            };
-            check_names(res, &path, allowed)?;
-            if res.get("external").is_some_and(|e| e == &Value::Bool(true)) {
-                for conflicting in [
-                    "driver",
-                    "driver_opts",
-                    "labels",
-                    "ipam",
-                    "internal",
-                    "attachable",
-                ] {
-                    if res.contains_key(conflicting) && *kind != "secrets" && *kind != "configs" {
-                        return Err(schema_error(format!(
-                            "{path}: conflicting parameters \"external\" and \"{conflicting}\" specified"
-                        )));
-                    }
-                }
+            if res.get("external") != Some(&Value::Bool(true)) {
+                continue;
+            }
+            let conflicting = [
+                "driver",
+                "driver_opts",
+                "labels",
+                "ipam",
+                "internal",
+                "attachable",
+            ];
+            if let Some(key) = conflicting.iter().find(|k| res.get(**k).is_some()) {
+                return Err(LoadError::invalid(format!(
+                    "{kind}.{name}: conflicting parameters \"external\" and \"{key}\" specified"
+                )));
             }
         }
     }
@@ -559,6 +166,13 @@ fn check_service(
     }
     let scale = s.get("scale").and_then(Value::as_i64);
     let replicas = s.pointer("/deploy/replicas").and_then(Value::as_i64);
+    for (key, value) in [("scale", scale), ("deploy.replicas", replicas)] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(LoadError::invalid(format!(
+                "services.{name}.{key}: must be greater than or equal to 0"
+            )));
+        }
+    }
     if let (Some(scale), Some(replicas)) = (scale, replicas)
         && scale != replicas
     {
@@ -674,21 +288,8 @@ mod tests {
     }
 
     #[test]
-    fn schema_rules() {
-        let e = schema(&obj(json!({"services": {"foo": {"imagee": "x"}}}))).expect_err("unknown");
-        assert_eq!(
-            e.message,
-            "services.foo additional properties 'imagee' not allowed"
-        );
-        let e = schema(&obj(json!({"services": {"foo": {"image": ["a"]}}}))).expect_err("type");
-        assert_eq!(e.message, "services.foo.image must be a string");
-        assert_eq!(
-            schema(&obj(json!({"name": 123})))
-                .expect_err("name")
-                .message,
-            "name must be a string"
-        );
-        let e = schema(&obj(
+    fn external_resources_say_nothing_of_their_creation() {
+        let e = external_resources(&obj(
             json!({"volumes": {"v": {"external": true, "driver_opts": {}}}}),
         ))
         .expect_err("conflict");
@@ -696,36 +297,10 @@ mod tests {
             e.message,
             "volumes.v: conflicting parameters \"external\" and \"driver_opts\" specified"
         );
-        schema(&obj(
-            json!({"x-a": 1, "services": {"s": {"x-b": 2, "image": "i"}}}),
+        external_resources(&obj(
+            json!({"secrets": {"s": {"external": true, "labels": {}}}}),
         ))
-        .expect("extensions allowed");
-        let e = schema(&obj(
-            json!({"services": {"s": {"healthcheck": {"tset": []}}}}),
-        ))
-        .expect_err("nested");
-        assert_eq!(
-            e.message,
-            "services.s.healthcheck additional properties 'tset' not allowed"
-        );
-        let e = schema(&obj(
-            json!({"services": {"s": {"depends_on": {"db": {"condition": "up"}}}}}),
-        ))
-        .expect_err("enum");
-        assert!(e.message.starts_with(
-            "services.s.depends_on.db.condition must be one of the following: \"service_started\""
-        ));
-    }
-
-    #[test]
-    fn names_follow_the_schema_pattern() {
-        let e =
-            schema(&obj(json!({"services": {"my service": {"image": "i"}}}))).expect_err("name");
-        assert_eq!(
-            e.message,
-            "services additional properties 'my service' not allowed"
-        );
-        schema(&obj(json!({"services": {"x-foo.bar_1": {"image": "i"}}}))).expect("valid name");
+        .expect("secrets are exempt");
     }
 
     #[test]
@@ -774,6 +349,8 @@ mod tests {
             check(json!({"services": {"a": {"image": "i", "scale": 1, "container_name": "c"}}}))
                 .is_ok()
         );
+        let e = check(json!({"services": {"a": {"image": "i", "scale": -1}}}));
+        assert!(e.is_err_and(|m| m == "services.a.scale: must be greater than or equal to 0"));
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub fn parse(text: &str) -> Result<Vec<Document>, LoadError> {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         nodes: 0,
+        doc_line: 1,
     };
     let mut docs = Vec::new();
     loop {
@@ -60,6 +61,7 @@ pub fn parse(text: &str) -> Result<Vec<Document>, LoadError> {
                 doc.value = if matches!(event, Event::DocumentEnd) {
                     Value::Null
                 } else {
+                    builder.doc_line = span.start.line();
                     let v = builder.node(event, span, &mut doc, &mut Vec::new(), "")?;
                     builder.expect_document_end()?;
                     v
@@ -111,6 +113,8 @@ struct Builder<'a> {
     anchors: HashMap<usize, (Value, usize)>,
     /// Nodes produced so far, aliases expanded: bounded against alias bombs.
     nodes: usize,
+    /// The line the current document's content starts on.
+    doc_line: usize,
 }
 
 fn scan_error(e: &ScanError) -> LoadError {
@@ -124,10 +128,11 @@ fn scan_error(e: &ScanError) -> LoadError {
     LoadError::new(ErrorKind::Syntax, message).at_line(Some(line))
 }
 
-fn construct_error(line: usize, message: String) -> LoadError {
+/// go-yaml's construct error, which names the line the document's content starts on first.
+fn construct_error(doc_line: usize, line: usize, message: String) -> LoadError {
     LoadError::new(
         ErrorKind::Syntax,
-        format!("yaml: construct errors:\n  line {line}: {message}"),
+        format!("yaml: construct errors: line {doc_line}: line {line}: {message}"),
     )
     .at_line(Some(line))
 }
@@ -276,6 +281,7 @@ impl<'a> Builder<'a> {
             }
             if let Some(first) = key_lines.get(&key) {
                 return Err(construct_error(
+                    self.doc_line,
                     key_line,
                     format!("mapping key {key:?} already defined at line {first}"),
                 ));
@@ -296,6 +302,7 @@ impl<'a> Builder<'a> {
         for (source, line) in merges {
             let Value::Object(source) = source else {
                 return Err(construct_error(
+                    self.doc_line,
                     line,
                     "map merge requires map or sequence of maps as the value".into(),
                 ));

@@ -181,7 +181,7 @@ pub fn canonical_service(name: &str, svc: &mut Map<String, Value>) -> Result<(),
     update(svc, &p, "extra_hosts", |v| Ok(extra_hosts(v)))?;
     update(svc, &p, "devices", |v| Ok(devices(v)))?;
     for key in ["secrets", "configs"] {
-        update(svc, &p, key, |v| Ok(file_refs(v)))?;
+        update(svc, &p, key, |v| file_refs(v, &at(key)))?;
     }
     update(svc, &p, "healthcheck", |v| {
         healthcheck(v, &at("healthcheck"))
@@ -256,7 +256,9 @@ fn build(v: &Value, p: &str) -> Result<Value, LoadError> {
     for key in ["cache_from", "cache_to", "tags", "platforms"] {
         update(&mut b, p, key, |v| Ok(string_list(v)))?;
     }
-    update(&mut b, p, "secrets", |v| Ok(file_refs(v)))?;
+    update(&mut b, p, "secrets", |v| {
+        file_refs(v, &format!("{p}.secrets"))
+    })?;
     Ok(Value::Object(b))
 }
 
@@ -418,17 +420,59 @@ fn devices(v: &Value) -> Value {
     )
 }
 
-fn file_refs(v: &Value) -> Value {
-    Value::Array(
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| match r {
-                Value::String(s) => json!({"source": s}),
-                other => other.clone(),
-            })
-            .collect(),
-    )
+/// A service's `secrets:` / `configs:` (or build secrets) in long syntax, `mode` as
+/// compose-go prints its `FileMode`: `0` and the octal digits (a string mode is octal).
+fn file_refs(v: &Value, p: &str) -> Result<Value, LoadError> {
+    let Some(items) = v.as_array() else {
+        return Ok(v.clone());
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match r {
+            Value::String(s) => Ok(json!({"source": s})),
+            Value::Object(m) => {
+                let mut m = m.clone();
+                if let Some(mode) = m.get("mode") {
+                    let shown = file_mode(mode).ok_or_else(|| {
+                        // mapstructure's wording, with its `services[web]` paths
+                        let (head, tail) = p.split_once('.').unwrap_or((p, ""));
+                        let (service, rest) = tail.split_once('.').unwrap_or((tail, ""));
+                        LoadError::invalid(format!(
+                            "decoding failed due to the following error(s):\n\n\
+                             '{head}[{service}].{rest}[{i}].mode' strconv.ParseInt: \
+                             parsing {:?}: invalid syntax",
+                            text(mode)
+                        ))
+                    })?;
+                    m.insert("mode".into(), json!(shown));
+                }
+                Ok(Value::Object(m))
+            }
+            other => Ok(other.clone()),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
+}
+
+/// Go's `fmt.Sprintf("0%o", mode)` of a number, or of a string read as octal.
+fn file_mode(v: &Value) -> Option<String> {
+    let n = match v {
+        Value::Number(n) => n.as_i64()?,
+        Value::String(s) => {
+            let (neg, digits) = s
+                .strip_prefix('-')
+                .map_or((false, s.as_str()), |d| (true, d));
+            let n = i64::from_str_radix(digits.strip_prefix('+').unwrap_or(digits), 8).ok()?;
+            if neg { -n } else { n }
+        }
+        _ => return None,
+    };
+    Some(if n < 0 {
+        format!("0-{:o}", n.unsigned_abs())
+    } else {
+        format!("0{n:o}")
+    })
 }
 
 fn healthcheck(v: &Value, p: &str) -> Result<Value, LoadError> {
@@ -462,9 +506,6 @@ pub fn apply_service_defaults(svc: &mut Map<String, Value>) {
     }
     if let Some(Value::Array(vols)) = svc.get_mut("volumes") {
         for v in vols.iter_mut().filter_map(Value::as_object_mut) {
-            if v.get("type").and_then(Value::as_str) == Some("bind") && !v.contains_key("bind") {
-                v.insert("bind".into(), json!({}));
-            }
             if let Some(Value::Object(b)) = v.get_mut("bind")
                 && b.get("create_host_path") == Some(&json!(true))
             {
@@ -562,8 +603,11 @@ pub fn absolute(path: &str, dir: &Path, home: Option<&str>) -> String {
 /// label_file) against `dir`, the directory of the file that defined them.
 pub fn resolve_service_paths(svc: &mut Map<String, Value>, dir: &Path, home: Option<&str>) {
     if let Some(b) = sub_map(svc, "build") {
-        let context = b.get("context").map(text).unwrap_or_else(|| ".".into());
-        if !is_remote(&context) {
+        // a missing context defaults later, against the project directory (not against the
+        // directory of a file a service extends)
+        if let Some(context) = b.get("context").map(text)
+            && !is_remote(&context)
+        {
             b.insert("context".into(), json!(absolute(&context, dir, home)));
         }
         if let Some(Value::Object(contexts)) = b.get_mut("additional_contexts") {
@@ -732,6 +776,38 @@ pub fn resolve_label_files(
     Ok(())
 }
 
+/// An `env_file` left unresolved, as compose-go prints it: `required` only when false.
+pub fn unresolved_env_files(svc: &mut Map<String, Value>) {
+    if let Some(Value::Array(files)) = svc.get_mut("env_file") {
+        for f in files.iter_mut().filter_map(Value::as_object_mut) {
+            if f.get("required") == Some(&json!(true)) {
+                f.shift_remove("required");
+            }
+        }
+    }
+}
+
+/// Build args without a value take the project environment's, or are dropped (compose-go's
+/// `Args.Resolve(lookup).RemoveEmpty()`); no args left, no `args`.
+pub fn resolve_build_args(svc: &mut Map<String, Value>, project_env: &IndexMap<String, String>) {
+    let Some(build) = sub_map(svc, "build") else {
+        return;
+    };
+    if let Some(Value::Object(args)) = build.get_mut("args") {
+        let resolved = std::mem::take(args)
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::Null => project_env.get(&k).map(|value| (k, json!(value))),
+                v => Some((k, v)),
+            })
+            .collect();
+        *args = resolved;
+        if args.is_empty() {
+            build.remove("args");
+        }
+    }
+}
+
 /// Resolves env_file into environment (`WithServicesEnvironmentResolved`): each file in order
 /// (later wins), its `${X}` looking up the project env first, then the service's environment;
 /// explicit `environment` entries win, null ones included. `env_file` is dropped.
@@ -790,7 +866,10 @@ pub fn resolve_env_files(
     for (k, v) in environment {
         merged.insert(k, v);
     }
-    svc.insert("environment".into(), Value::Object(merged));
+    // an empty environment is no environment (compose-go omits it)
+    if !merged.is_empty() {
+        svc.insert("environment".into(), Value::Object(merged));
+    }
     Ok(())
 }
 
@@ -850,9 +929,44 @@ mod tests {
     }
 
     #[test]
+    fn file_modes_print_as_go_octal() {
+        let refs = json!([{"source": "a", "mode": 288}, {"source": "b", "mode": "0600"}, "c"]);
+        assert_eq!(
+            file_refs(&refs, "services.web.secrets").expect("valid"),
+            json!([{"source": "a", "mode": "0440"}, {"source": "b", "mode": "0600"}, {"source": "c"}])
+        );
+        let e = file_refs(
+            &json!([{"source": "a", "mode": "abc"}]),
+            "services.web.secrets",
+        )
+        .expect_err("not octal");
+        assert!(e.message.ends_with(
+            "'services[web].secrets[0].mode' strconv.ParseInt: parsing \"abc\": invalid syntax"
+        ));
+    }
+
+    #[test]
+    fn build_args_without_value_come_from_the_environment_or_go() {
+        let mut svc = json!({"build": {"args": {"SET": null, "UNSET": null, "GIVEN": "1"}}})
+            .as_object()
+            .cloned()
+            .expect("map");
+        let env = IndexMap::from([("SET".to_string(), "x".to_string())]);
+        resolve_build_args(&mut svc, &env);
+        assert_eq!(svc["build"]["args"], json!({"SET": "x", "GIVEN": "1"}));
+        let mut svc = json!({"build": {"args": {"UNSET": null}}})
+            .as_object()
+            .cloned()
+            .expect("map");
+        resolve_build_args(&mut svc, &IndexMap::new());
+        assert_eq!(svc["build"], json!({}));
+    }
+
+    #[test]
     fn defaults_and_implicit_dependencies() {
         let mut m = json!({"build": {"target": "t"}, "links": ["db:alias"], "volumes_from": ["data", "container:x"],
-            "volumes": [{"type": "bind", "source": "./a", "target": "/a"}], "secrets": [{"source": "s"}]})
+            "volumes": [{"type": "bind", "source": "./a", "target": "/a"}, {"type": "bind", "source": "/b", "target": "/b", "bind": {"create_host_path": true}}],
+            "secrets": [{"source": "s"}]})
         .as_object()
         .cloned()
         .expect("map");
@@ -864,8 +978,10 @@ mod tests {
         );
         assert_eq!(
             m["volumes"][0],
-            json!({"type": "bind", "source": "/p/a", "target": "/a", "bind": {}})
+            json!({"type": "bind", "source": "/p/a", "target": "/a"})
         );
+        // compose-go omits create_host_path when true (its default), and adds no `bind` itself
+        assert_eq!(m["volumes"][1]["bind"], json!({}));
         assert_eq!(m["networks"], json!({"default": null}));
         assert_eq!(m["secrets"][0]["target"], json!("/run/secrets/s"));
         assert_eq!(

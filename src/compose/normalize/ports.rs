@@ -28,26 +28,26 @@ pub fn parse_spec(spec: &str) -> Result<Vec<Value>, LoadError> {
         None => ip,
     };
     if !ip.is_empty() && ip.parse::<IpAddr>().is_err() {
-        return Err(err(format!("Invalid ip address: {ip}")));
+        return Err(err(format!("invalid IP address: {ip}")));
     }
     if container.is_empty() {
         return Err(err(format!("No port specified: {spec}<empty>")));
     }
     let (start, end) =
-        port_range(container).ok_or_else(|| err(format!("Invalid containerPort: {container}")))?;
+        port_range(container).ok_or_else(|| err(format!("invalid containerPort: {container}")))?;
     let (host_start, host_end) = if host.is_empty() {
         (0, 0)
     } else {
-        port_range(host).ok_or_else(|| err(format!("Invalid hostPort: {host}")))?
+        port_range(host).ok_or_else(|| err(format!("invalid hostPort: {host}")))?
     };
     if !host.is_empty() && end - start != host_end - host_start && end != start {
         return Err(err(format!(
-            "Invalid ranges specified for container and host Ports: {container} and {host}"
+            "invalid ranges specified for container and host Ports: {container} and {host}"
         )));
     }
     let proto = proto.to_ascii_lowercase();
     if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(err(format!("Invalid proto: {proto}")));
+        return Err(err(format!("invalid proto: {proto}")));
     }
     let mut entries: Vec<(String, Value)> = (0..=end - start)
         .map(|i| {
@@ -163,18 +163,18 @@ mod tests {
             parse_spec("80-81:90-92")
                 .expect_err("e")
                 .message
-                .contains("Invalid ranges specified")
+                .contains("invalid ranges specified")
         );
     }
 
     #[test]
     fn errors() {
         let cases = [
-            ("80/xyz", "Invalid proto: xyz"),
-            ("tcp", "Invalid containerPort: tcp"),
+            ("80/xyz", "invalid proto: xyz"),
+            ("tcp", "invalid containerPort: tcp"),
             ("", "No port specified: <empty>"),
-            ("x:80", "Invalid hostPort: x"),
-            ("1.2.3:80:80", "Invalid ip address: 1.2.3"),
+            ("x:80", "invalid hostPort: x"),
+            ("1.2.3:80:80", "invalid IP address: 1.2.3"),
         ];
         for (spec, want) in cases {
             assert_eq!(parse_spec(spec).expect_err(spec).message, want);
