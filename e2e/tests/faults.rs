@@ -99,11 +99,14 @@ async fn unschedulable_pods_stay_pending_with_a_failed_scheduling_event() {
     })
     .await;
     assert_eq!(condition.reason.as_deref(), Some("Unschedulable"));
+    // The event is recorded after the condition (as the scheduler does): wait for it too.
     let events: Api<Event> = Api::default_namespaced(cluster.client.clone());
-    let list = events
-        .list(&ListParams::default().fields("involvedObject.name=p,reason=FailedScheduling"))
-        .await
-        .unwrap();
+    let params = ListParams::default().fields("involvedObject.name=p,reason=FailedScheduling");
+    let list = eventually(10, "a FailedScheduling event", || async {
+        let list = events.list(&params).await.ok()?;
+        (!list.items.is_empty()).then_some(list)
+    })
+    .await;
     assert_eq!(list.items.len(), 1);
     assert_eq!(list.items[0].type_.as_deref(), Some("Warning"));
     assert!(

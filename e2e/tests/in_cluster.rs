@@ -140,8 +140,7 @@ fn the_example_job_passes_and_fails_with_its_command() {
         "krun-example",
         &["--rm", "-T", "--down", "test"],
     ));
-    let passed = ns.job_ends("krun-example");
-    let log = ns.logs("krun-example");
+    let (passed, log) = ns.job_outcome("krun-example");
     assert!(passed, "the example Job failed; its log:\n{log}");
     assert!(
         log.contains("tests passed"),
@@ -160,8 +159,7 @@ fn the_example_job_passes_and_fails_with_its_command() {
         "echo checking; exit 3",
     ];
     ns.apply(&example_job("krun-example-fails", &failing));
-    let passed = ns.job_ends("krun-example-fails");
-    let log = ns.logs("krun-example-fails");
+    let (passed, log) = ns.job_outcome("krun-example-fails");
     assert!(!passed, "a failing command fails the Job; its log:\n{log}");
     assert!(log.contains("checking"), "{log}");
     assert_eq!(ns.krun_exit_code("krun-example-fails"), 3, "{log}");
@@ -243,8 +241,7 @@ fn the_git_example_clones_the_project_then_runs_it() {
     clone["command"] = json!(command);
     spec["containers"][0]["image"] = json!(image("minimal"));
     ns.apply(&objects);
-    let passed = ns.job_ends("krun-git-example");
-    let log = ns.logs("krun-git-example");
+    let (passed, log) = ns.job_outcome("krun-git-example");
     assert!(passed, "the git example Job failed; its log:\n{log}");
     assert!(log.contains("Cloning into '/project'"), "{log}");
     assert!(log.contains("tests passed"), "{log}");
@@ -278,8 +275,7 @@ fn each_removed_rbac_rule_fails_with_krun_words() {
                     "krun-example",
                     &["--rm", "-T", "--down", "test"],
                 ));
-                let passed = ns.job_ends("krun-example");
-                let log = ns.logs("krun-example");
+                let (passed, log) = ns.job_outcome("krun-example");
                 assert!(
                     !passed,
                     "without the {purpose} rule the Job fails; its log:\n{log}"

@@ -10,10 +10,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::kit::{self, Namespace};
+use support::kit::{self, Namespace, assert_ran, text};
 
 /// The kit's directory, when the cluster and the kit are both named.
 fn kit_dir(test: &str) -> Option<(PathBuf, PathBuf)> {
@@ -35,28 +35,6 @@ fn ctl(kit: &Path, args: &[&str]) {
         .status()
         .expect("ctl.sh runs");
     assert!(status.success(), "ctl.sh {args:?} failed");
-}
-
-fn krun(ns: &Namespace, dir: &Path, args: &[&str]) -> Child {
-    Command::new(support::krun_binary().expect("krun builds"))
-        .current_dir(dir)
-        .env("KUBECONFIG", ns.kubeconfig())
-        .args(["-n", &ns.name])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("krun starts")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Waits until the namespace's one-off pod runs (so that the fault comes mid-run).
@@ -87,11 +65,27 @@ fn project(dir: &Path, compose: &str) {
     std::fs::write(dir.join("compose.yaml"), compose).unwrap();
 }
 
-/// The numbered lines a command prints, and the command.
-fn counting(lines: u32, exit: u32) -> (String, String) {
+/// Runs a command printing `lines` numbered lines a second apart then exiting `exit`, makes
+/// `fault` once it runs, and checks that every line arrived once, the exit code, and that
+/// nothing is left.
+fn output_survives(
+    kubeconfig: &Path,
+    dir: &Path,
+    purpose: &str,
+    lines: u32,
+    exit: i32,
+    fault: impl FnOnce(),
+) {
+    let ns = Namespace::new(kubeconfig, purpose);
+    let app = dir.join(purpose);
+    project(&app, "services:\n  app:\n    image: busybox:1.36\n");
     let expected: String = (1..=lines).map(|i| format!("line {i}\n")).collect();
     let command = format!("for i in $(seq 1 {lines}); do echo line $i; sleep 1; done; exit {exit}");
-    (expected, command)
+    let run = ns.krun(&app, &["--rm", "-T", "app", "sh", "-c", &command]);
+    wait_running(&ns);
+    fault();
+    assert_ran(&run.wait_with_output().unwrap(), exit, &expected);
+    ns.nothing_left(30).unwrap();
 }
 
 #[test]
@@ -102,25 +96,12 @@ fn faults_on_the_real_cluster() {
     let dir = tempfile::tempdir().unwrap();
 
     // 1. The API server goes away for a while during the output, and comes back.
-    let ns = Namespace::new(&kubeconfig, "apiserver-logs");
-    let app = dir.path().join("logs");
-    project(&app, "services:\n  app:\n    image: busybox:1.36\n");
-    let (expected, command) = counting(25, 7);
-    let run = krun(&ns, &app, &["--rm", "-T", "app", "sh", "-c", &command]);
-    wait_running(&ns);
-    std::thread::sleep(Duration::from_secs(3));
-    ctl(&kit, &["stop", "kube-apiserver"]);
-    std::thread::sleep(Duration::from_secs(3));
-    ctl(&kit, &["start"]);
-    let out = run.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        expected,
-        "{}",
-        text(&out)
-    );
-    ns.nothing_left(30).unwrap();
+    output_survives(&kubeconfig, dir.path(), "apiserver-logs", 25, 7, || {
+        std::thread::sleep(Duration::from_secs(3));
+        ctl(&kit, &["stop", "kube-apiserver"]);
+        std::thread::sleep(Duration::from_secs(3));
+        ctl(&kit, &["start"]);
+    });
 
     // 2. The API server goes away while krun waits for a dependency to become healthy.
     let ns = Namespace::new(&kubeconfig, "apiserver-deps");
@@ -132,39 +113,19 @@ fn faults_on_the_real_cluster() {
          healthcheck: {test: [CMD, test, -f, /tmp/ready], interval: 1s, retries: 120}\n  \
          app:\n    image: busybox:1.36\n    depends_on: {db: {condition: service_healthy}}\n",
     );
-    let run = krun(&ns, &app, &["--rm", "-T", "app", "echo", "db is healthy"]);
+    let run = ns.krun(&app, &["--rm", "-T", "app", "echo", "db is healthy"]);
     std::thread::sleep(Duration::from_secs(4));
     ctl(&kit, &["stop", "kube-apiserver"]);
     std::thread::sleep(Duration::from_secs(3));
     ctl(&kit, &["start"]);
-    let out = run.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "db is healthy\n",
-        "{}",
-        text(&out)
-    );
+    assert_ran(&run.wait_with_output().unwrap(), 0, "db is healthy\n");
     assert!(ns.names("pods", kit::ONEOFF).is_empty());
 
     // 3. The kubelet restarts under a running command (its containers keep running).
-    let ns = Namespace::new(&kubeconfig, "kubelet");
-    let app = dir.path().join("kubelet");
-    project(&app, "services:\n  app:\n    image: busybox:1.36\n");
-    let (expected, command) = counting(15, 3);
-    let run = krun(&ns, &app, &["--rm", "-T", "app", "sh", "-c", &command]);
-    wait_running(&ns);
-    std::thread::sleep(Duration::from_secs(2));
-    ctl(&kit, &["restart", "kubelet"]);
-    let out = run.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        expected,
-        "{}",
-        text(&out)
-    );
-    ns.nothing_left(30).unwrap();
+    output_survives(&kubeconfig, dir.path(), "kubelet", 15, 3, || {
+        std::thread::sleep(Duration::from_secs(2));
+        ctl(&kit, &["restart", "kubelet"]);
+    });
 
     // 4. The registry is down when the image must be pulled: exit 125 with the reason, fast.
     let ns = Namespace::new(&kubeconfig, "registry");
@@ -175,7 +136,8 @@ fn faults_on_the_real_cluster() {
     );
     ctl(&kit, &["stop", "registry"]);
     let started = Instant::now();
-    let out = krun(&ns, &app, &["--rm", "-T", "app", "true"])
+    let out = ns
+        .krun(&app, &["--rm", "-T", "app", "true"])
         .wait_with_output()
         .unwrap();
     let took = started.elapsed();

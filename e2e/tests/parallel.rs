@@ -7,10 +7,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use support::kit::{self, Namespace};
+use support::kit::{self, Namespace, text};
 
 /// A project of `app` depending on `db<suffix>` and `cache<suffix>`, written to `dir`.
 /// Dependencies are Services named after their service (so that the name resolves, as in
@@ -23,29 +22,6 @@ fn project(dir: &Path, suffix: &str) {
          app:\n    image: busybox:1.36\n    depends_on: [db{suffix}, cache{suffix}]\n"
     );
     std::fs::write(dir.join("compose.yaml"), compose).unwrap();
-}
-
-/// Starts krun in `dir` against the namespace; stdin is a pipe, closed at once.
-fn krun(ns: &Namespace, dir: &Path, args: &[&str]) -> std::process::Child {
-    Command::new(support::krun_binary().expect("krun builds"))
-        .current_dir(dir)
-        .env("KUBECONFIG", ns.kubeconfig())
-        .args(["-n", &ns.name])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("krun starts")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The project's Deployments: (name, metadata.generation).
@@ -80,11 +56,7 @@ fn twenty_parallel_runs_share_dependencies_created_once() {
         .map(|i| {
             (
                 i,
-                krun(
-                    &ns,
-                    &app,
-                    &["--rm", "-T", "app", "echo", &format!("run {i}")],
-                ),
+                ns.krun(&app, &["--rm", "-T", "app", "echo", &format!("run {i}")]),
             )
         })
         .collect();
@@ -125,7 +97,7 @@ fn projects_in_one_namespace_keep_to_their_own_and_downs_may_overlap() {
         .map(|(i, name)| {
             let path = dir.path().join(name);
             project(&path, &i.to_string());
-            krun(&ns, &path, &["--rm", "-T", "app", "echo", name])
+            ns.krun(&path, &["--rm", "-T", "app", "echo", name])
         })
         .collect();
     for (name, child) in names.iter().zip(runs) {
@@ -140,7 +112,8 @@ fn projects_in_one_namespace_keep_to_their_own_and_downs_may_overlap() {
     // A sixth project whose service is named like team1's: refused, team1's objects untouched.
     let intruder = dir.path().join("intruder");
     project(&intruder, "1");
-    let out = krun(&ns, &intruder, &["--rm", "-T", "app", "true"])
+    let out = ns
+        .krun(&intruder, &["--rm", "-T", "app", "true"])
         .wait_with_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(125), "{}", text(&out));
@@ -153,7 +126,7 @@ fn projects_in_one_namespace_keep_to_their_own_and_downs_may_overlap() {
     assert!(deployments(&ns, "intruder").is_empty());
     // Two downs of team0 at once: both succeed, team0 is gone, the others are untouched.
     let team0 = dir.path().join("team0");
-    let downs = [krun(&ns, &team0, &["down"]), krun(&ns, &team0, &["down"])];
+    let downs = [ns.krun(&team0, &["down"]), ns.krun(&team0, &["down"])];
     for child in downs {
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));

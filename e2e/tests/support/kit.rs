@@ -2,7 +2,7 @@
 //! a namespace of a test's own on it, driven with kubectl and deleted afterwards.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -19,6 +19,27 @@ pub fn kubeconfig(test: &str) -> Option<PathBuf> {
         return None;
     };
     Some(PathBuf::from(kubeconfig))
+}
+
+/// A finished krun's exit code and output, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Asserts that a finished krun exited with `code` after printing exactly `stdout`.
+pub fn assert_ran(out: &Output, code: i32, stdout: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", text(out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        stdout,
+        "{}",
+        text(out)
+    );
 }
 
 /// A namespace of the test's own on the kit, deleted when dropped.
@@ -43,6 +64,20 @@ impl Namespace {
         };
         ns.kubectl_ok(&["create", "namespace", &ns.name], None);
         ns
+    }
+
+    /// Starts krun in `dir` against this namespace, stdin from /dev/null.
+    pub fn krun(&self, dir: &Path, args: &[&str]) -> Child {
+        Command::new(super::krun_binary().expect("krun builds"))
+            .current_dir(dir)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .args(["-n", &self.name])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("krun starts")
     }
 
     /// kubectl in this namespace: (success, stdout, stderr).
@@ -115,6 +150,12 @@ impl Namespace {
             );
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+
+    /// Waits for the Job to end: whether it completed, and its log.
+    pub fn job_outcome(&self, job: &str) -> (bool, String) {
+        let passed = self.job_ends(job);
+        (passed, self.logs(job))
     }
 
     /// The Job's log: what a CI system shows.
