@@ -158,12 +158,22 @@ fn the_example_job_passes_and_fails_with_its_command() {
         "-c",
         "echo checking; exit 3",
     ];
-    ns.apply(&example_job("krun-example-fails", &failing));
-    let (passed, log) = ns.job_outcome("krun-example-fails");
-    assert!(!passed, "a failing command fails the Job; its log:\n{log}");
-    assert!(log.contains("checking"), "{log}");
-    assert_eq!(ns.krun_exit_code("krun-example-fails"), 3, "{log}");
+    job_fails(&ns, "krun-example-fails", &failing, "checking", 3);
+}
+
+/// Runs the example Job as `name` with `args`: it must fail with krun exiting `code`, its log
+/// must contain `message`, and nothing may be left behind. Returns the log.
+fn job_fails(ns: &Namespace, name: &str, args: &[&str], message: &str, code: i64) -> String {
+    ns.apply(&example_job(name, args));
+    let (passed, log) = ns.job_outcome(name);
+    assert!(!passed, "the Job {name} fails; its log:\n{log}");
+    assert!(
+        log.contains(message),
+        "{message:?} in the log of {name}:\n{log}"
+    );
+    assert_eq!(ns.krun_exit_code(name), code, "{log}");
     ns.nothing_left(30).unwrap();
+    log
 }
 
 #[test]
@@ -271,25 +281,12 @@ fn each_removed_rbac_rule_fails_with_krun_words() {
             scope.spawn(move || {
                 let ns = Namespace::new(kubeconfig, purpose);
                 ns.apply(&rbac_without(resource));
-                ns.apply(&example_job(
-                    "krun-example",
-                    &["--rm", "-T", "--down", "test"],
-                ));
-                let (passed, log) = ns.job_outcome("krun-example");
-                assert!(
-                    !passed,
-                    "without the {purpose} rule the Job fails; its log:\n{log}"
-                );
-                assert!(
-                    log.contains(message),
-                    "without the {purpose} rule: {message:?} in\n{log}"
-                );
+                let args = ["--rm", "-T", "--down", "test"];
+                let log = job_fails(&ns, "krun-example", &args, message, 125);
                 assert!(
                     log.contains("manifests/ lists exactly what krun needs"),
                     "{log}"
                 );
-                assert_eq!(ns.krun_exit_code("krun-example"), 125, "{log}");
-                ns.nothing_left(30).unwrap();
             });
         }
     });

@@ -107,6 +107,22 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// A project `p` in `/p` around `model`, for the tests of what reads a loaded project.
+    #[cfg(test)]
+    pub(crate) fn of(model: Value) -> Loaded {
+        Loaded {
+            name: "p".into(),
+            working_dir: "/p".into(),
+            compose_files: vec![],
+            model,
+            environment: IndexMap::new(),
+            profiles: vec![],
+            all_services: vec![],
+            all_profiles: vec![],
+            warnings: vec![],
+        }
+    }
+
     /// Service names of the model, in model order (`config --services`).
     pub fn service_names(&self) -> Vec<String> {
         self.model

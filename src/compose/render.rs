@@ -206,17 +206,7 @@ mod tests {
     use serde_json::json;
 
     fn loaded(model: Value) -> Loaded {
-        Loaded {
-            name: "p".into(),
-            working_dir: "/p".into(),
-            compose_files: vec![],
-            model,
-            environment: Default::default(),
-            profiles: vec![],
-            all_services: vec![],
-            all_profiles: vec![],
-            warnings: vec![],
-        }
+        Loaded::of(model)
     }
 
     #[test]

@@ -179,17 +179,11 @@ mod tests {
 
     fn loaded(model: Value) -> Loaded {
         Loaded {
-            name: "p".into(),
-            working_dir: "/p".into(),
-            compose_files: vec![],
-            model,
             environment: [("B".to_string(), "2".to_string()), ("A".into(), "1".into())]
                 .into_iter()
                 .collect(),
-            profiles: vec![],
-            all_services: vec![],
             all_profiles: vec!["dev".into()],
-            warnings: vec![],
+            ..Loaded::of(model)
         }
     }
 
