@@ -26,6 +26,14 @@ pub struct FaultConfig {
     pub crash_loop: Vec<String>,
     /// Containers of these images are OOM-killed shortly after start: exit 137, reason `OOMKilled`.
     pub oom_kill: Vec<String>,
+    /// Pulls of these images never finish: the pod stays `ContainerCreating` after `Pulling`.
+    pub slow_pull: Vec<String>,
+    /// Pods running a container of these images are evicted by the kubelet shortly after it
+    /// starts, as under node memory pressure: containers killed, phase `Failed`, reason `Evicted`.
+    pub evict: Vec<String>,
+    /// Pods running a container of these images are deleted by someone else (as `kubectl delete
+    /// pod`, with the pod's grace period) shortly after it starts.
+    pub deleted_by_others: Vec<String>,
     /// Per-route HTTP faults (error bursts, slow responses), checked in order; first match wins.
     pub http: Vec<HttpFault>,
     /// Streams (watch, log, attach, exec, portforward) cut off after a while.
@@ -39,6 +47,39 @@ pub struct FaultConfig {
     /// Serve attach and exec as an API server before 1.29 does: no `v5.channel.k8s.io`, so a
     /// client can end stdin only by closing the connection.
     pub without_v5_streams: bool,
+}
+
+impl FaultConfig {
+    /// Adds `other`'s faults to these (lists appended, counts summed, flags or-ed), so that
+    /// test cases sharing one simulator can each bring their own.
+    pub fn add(&mut self, other: FaultConfig) {
+        let FaultConfig {
+            image_pull_error,
+            unschedulable,
+            crash_loop,
+            oom_kill,
+            slow_pull,
+            evict,
+            deleted_by_others,
+            http,
+            stream_drops,
+            watch_gone,
+            forbidden,
+            without_v5_streams,
+        } = other;
+        self.image_pull_error.extend(image_pull_error);
+        self.unschedulable.extend(unschedulable);
+        self.crash_loop.extend(crash_loop);
+        self.oom_kill.extend(oom_kill);
+        self.slow_pull.extend(slow_pull);
+        self.evict.extend(evict);
+        self.deleted_by_others.extend(deleted_by_others);
+        self.http.extend(http);
+        self.stream_drops.extend(stream_drops);
+        self.watch_gone += watch_gone;
+        self.forbidden.extend(forbidden);
+        self.without_v5_streams |= without_v5_streams;
+    }
 }
 
 /// A denied verb on a resource, as a missing RBAC rule would deny it.
@@ -76,6 +117,8 @@ pub struct HttpFault {
 pub struct StreamDrop {
     /// Which streams: `"watch"`, `"log"`, `"attach"`, `"exec"`, `"portforward"`; empty = all.
     pub kinds: Vec<String>,
+    /// Only streams of this namespace; empty = any (so that concurrent cases keep apart).
+    pub namespace: String,
     /// How long after it opened the stream is cut (the connection closes without a clean end).
     pub after_ms: u64,
     /// Apply to this many streams, then retire; `None` = for ever.
@@ -182,6 +225,21 @@ impl Faults {
         any_glob(&self.read().oom_kill, image)
     }
 
+    /// Whether pulling `image` must never finish.
+    pub fn slow_pull(&self, image: &str) -> bool {
+        any_glob(&self.read().slow_pull, image)
+    }
+
+    /// Whether the pod of a container of `image` must be evicted once it runs.
+    pub fn evict(&self, image: &str) -> bool {
+        any_glob(&self.read().evict, image)
+    }
+
+    /// Whether the pod of a container of `image` must be deleted by someone else once it runs.
+    pub fn deleted_by_others(&self, image: &str) -> bool {
+        any_glob(&self.read().deleted_by_others, image)
+    }
+
     /// The fault for one request, if any; consumes one use of a counted fault.
     pub fn http_fault(&self, method: &str, path: &str) -> Option<HttpAction> {
         let mut config = self.write();
@@ -201,13 +259,14 @@ impl Faults {
     }
 
     /// How long a new stream of `kind` (`"watch"`, `"log"`, `"attach"`, `"exec"`,
-    /// `"portforward"`) may live before it is cut, if a drop applies; consumes one use.
-    pub fn stream_drop(&self, kind: &str) -> Option<Duration> {
+    /// `"portforward"`) in `namespace` (empty for a cluster-wide watch) may live before it is
+    /// cut, if a drop applies; consumes one use.
+    pub fn stream_drop(&self, kind: &str, namespace: &str) -> Option<Duration> {
         let mut config = self.write();
-        let index = config
-            .stream_drops
-            .iter()
-            .position(|d| d.kinds.is_empty() || d.kinds.iter().any(|k| k == kind))?;
+        let index = config.stream_drops.iter().position(|d| {
+            (d.kinds.is_empty() || d.kinds.iter().any(|k| k == kind))
+                && (d.namespace.is_empty() || d.namespace == namespace)
+        })?;
         let drop = &mut config.stream_drops[index];
         let after = Duration::from_millis(drop.after_ms);
         if take_one(&mut drop.count) {

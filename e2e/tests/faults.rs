@@ -178,8 +178,16 @@ async fn watches_can_be_dropped_or_expired() {
     let cluster = Cluster::start().await;
     let cms: Api<ConfigMap> = Api::default_namespaced(cluster.client.clone());
     cluster.handle.sim().faults.update(|f| {
+        // A drop scoped to another namespace leaves this watch alone.
         f.stream_drops.push(StreamDrop {
             kinds: vec!["watch".into()],
+            namespace: "elsewhere".into(),
+            after_ms: 100,
+            count: None,
+        });
+        f.stream_drops.push(StreamDrop {
+            kinds: vec!["watch".into()],
+            namespace: "default".into(),
             after_ms: 200,
             count: Some(1),
         });

@@ -51,6 +51,7 @@ struct Scenario {
     /// Objects created in the namespace before the steps (as another tool would have).
     #[serde(default)]
     existing: Vec<serde_json::Value>,
+
     /// The steps, in order.
     steps: Vec<Step>,
 }
@@ -104,6 +105,11 @@ struct Step {
     /// Signals sent to krun while it runs.
     #[serde(default)]
     signals: Vec<SignalAt>,
+    /// kube-sim faults (`krun_e2e::faults::FaultConfig`, with `$NS` and friends replaced)
+    /// added before the step. Scope them to the case (its namespace, an image tag of its
+    /// own), since cases share the simulator; a case with them is for kube-sim only.
+    #[serde(default)]
+    sim_faults: Option<serde_json::Value>,
     /// Talk HTTP to a local port while krun runs (port-forward checks).
     #[serde(default)]
     http_get: Option<HttpGet>,
@@ -131,7 +137,7 @@ struct Keys {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignalAt {
-    /// `INT`, `TERM` or `HUP`.
+    /// `INT`, `TERM`, `HUP` or `KILL`.
     name: String,
     /// When, after krun started (or after `when_output` appeared).
     after_ms: u64,
@@ -219,8 +225,8 @@ struct Cluster {
     client: Client,
     /// Real clusters get their namespaces deleted.
     real: bool,
-    /// Keeps kube-sim alive.
-    _sim: Option<krun_e2e::sim::SimHandle>,
+    /// kube-sim (kept alive, and where `sim_faults` go).
+    sim: Option<krun_e2e::sim::SimHandle>,
 }
 
 fn resource(kind: &str) -> Result<ApiResource> {
@@ -256,7 +262,7 @@ async fn real_cluster(path: String) -> Result<Cluster> {
         kubeconfig: PathBuf::from(path),
         client: Client::try_from(config)?,
         real: true,
-        _sim: None,
+        sim: None,
     })
 }
 
@@ -274,7 +280,7 @@ async fn kube_sim(scratch: &Path) -> Result<Cluster> {
         kubeconfig,
         client: Client::try_from(config)?,
         real: false,
-        _sim: Some(sim),
+        sim: Some(sim),
     })
 }
 
@@ -344,6 +350,7 @@ fn schedule_signals(pid: Option<u32>, signals: &[SignalAt], output: &Output, sta
         let sig = match at.name.as_str() {
             "INT" => nix::sys::signal::Signal::SIGINT,
             "HUP" => nix::sys::signal::Signal::SIGHUP,
+            "KILL" => nix::sys::signal::Signal::SIGKILL,
             _ => nix::sys::signal::Signal::SIGTERM,
         };
         let after = Duration::from_millis(at.after_ms);
@@ -652,6 +659,7 @@ async fn run_case(
     for obj in &case.existing {
         create_existing(&cluster.client, &ns, obj, &vars).await?;
     }
+
     let mut problems = Vec::new();
     'steps: for (i, step) in case.steps.iter().enumerate() {
         for _ in 0..step.repeat {
@@ -682,6 +690,15 @@ async fn run_step(
     step: &Step,
 ) -> Result<Option<String>> {
     write_files(dir, &step.files, vars)?;
+    if let Some(faults) = &step.sim_faults {
+        let sim = cluster
+            .sim
+            .as_ref()
+            .context("sim_faults need kube-sim (skip_on_real)")?;
+        let faults: krun_e2e::faults::FaultConfig =
+            serde_json::from_str(&vars.apply(&faults.to_string())).context("sim_faults")?;
+        sim.sim().faults.update(|f| f.add(faults));
+    }
     let mut cmd = tokio::process::Command::new(krun);
     cmd.arg("--kubeconfig")
         .arg(&cluster.kubeconfig)

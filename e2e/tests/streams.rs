@@ -434,6 +434,7 @@ async fn stream_drop_fault_cuts_a_followed_log() {
                 kinds: vec!["log".into()],
                 after_ms: 500,
                 count: Some(1),
+                ..Default::default()
             }],
             ..Default::default()
         });

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use super::client::Connection;
 use super::error::ClusterError;
 use super::labels;
+use super::outage::repeatable;
 use super::status;
 use crate::plan::Object;
 
@@ -90,11 +91,11 @@ where
     <K as Resource>::DynamicType: Default,
 {
     let params = ListParams::default().labels(&labels::project(project));
-    let list = conn
-        .api::<K>()
-        .list(&params)
+    let plural = K::plural(&Default::default()).to_string();
+    let api = conn.api::<K>();
+    let list = repeatable(conn, &format!("list {plural}"), || api.list(&params))
         .await
-        .map_err(|e| conn.fail("list", K::plural(&Default::default()).to_string(), e))?;
+        .map_err(|e| conn.fail("list", plural.clone(), e))?;
     Ok(list
         .items
         .into_iter()
@@ -177,8 +178,7 @@ where
     let resource = format!("{}/{name}", K::plural(&Default::default()));
     let existing = match known {
         Some(meta) => Some(meta.clone()),
-        None => api
-            .get_opt(&name)
+        None => repeatable(conn, &format!("get {resource}"), || api.get_opt(&name))
             .await
             .map_err(|e| conn.fail("get", resource.clone(), e))?
             .map(|o| o.meta().clone()),
@@ -193,9 +193,12 @@ where
             }
             if kind == "Job" {
                 // A Job's pod template is immutable: replace the Job.
-                api.delete(&name, &DeleteParams::background())
-                    .await
-                    .map_err(|e| conn.fail("delete", resource.clone(), e))?;
+                let params = DeleteParams::background();
+                repeatable(conn, &format!("delete {resource}"), || {
+                    api.delete(&name, &params)
+                })
+                .await
+                .map_err(|e| conn.fail("delete", resource.clone(), e))?;
             }
             Outcome::Updated
         }
@@ -204,11 +207,10 @@ where
     if let Some(owner) = owner {
         set_owner(obj.meta_mut(), owner);
     }
-    api.patch(
-        &name,
-        &PatchParams::apply(labels::KRUN).force(),
-        &Patch::Apply(&obj),
-    )
+    let (params, patch) = (PatchParams::apply(labels::KRUN).force(), Patch::Apply(&obj));
+    repeatable(conn, &format!("apply {resource}"), || {
+        api.patch(&name, &params, &patch)
+    })
     .await
     .map_err(|e| conn.fail("patch", resource, e))?;
     Ok(outcome)
@@ -235,24 +237,27 @@ pub async fn delete_finished_jobs(
 ) -> Result<(), ClusterError> {
     let selector = labels::service_pods(project, service);
     let params = ListParams::default().labels(&selector);
+    let (api, pods_api) = (conn.api::<Job>(), conn.api::<Pod>());
     let (jobs, pods) = futures::try_join!(
         async {
-            conn.api::<Job>()
-                .list(&params)
+            repeatable(conn, "list jobs", || api.list(&params))
                 .await
                 .map_err(|e| conn.fail("list", "jobs", e))
         },
         async {
-            conn.api::<Pod>()
-                .list(&params)
+            repeatable(conn, "list pods", || pods_api.list(&params))
                 .await
                 .map_err(|e| conn.fail("list", "pods", e))
         },
     )?;
-    let api = conn.api::<Job>();
+    let delete = DeleteParams::background();
     for job in jobs.items.iter().filter(|j| job_finished(j, &pods.items)) {
         let name = job.name_any();
-        match api.delete(&name, &DeleteParams::background()).await {
+        match repeatable(conn, &format!("delete jobs/{name}"), || {
+            api.delete(&name, &delete)
+        })
+        .await
+        {
             Ok(_) => {}
             Err(e) if super::client::is_not_found(&e) => {}
             Err(e) => return Err(conn.fail("delete", format!("jobs/{name}"), e)),

@@ -30,6 +30,9 @@ pub struct Connection {
     /// How long streams and cleanup ride out an unreachable or failing API server
     /// (`--wait-timeout`).
     pub patience: std::time::Duration,
+    /// Set once the API server has answered in this run: from then on a failure to reach it
+    /// is an outage to ride out, not a wrong kubeconfig to report at once.
+    answered: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -44,6 +47,17 @@ impl Connection {
     /// Rides out API server outages up to `patience` (`--wait-timeout`).
     pub fn with_patience(self, patience: std::time::Duration) -> Connection {
         Connection { patience, ..self }
+    }
+
+    /// Notes that the API server answered (see [`Connection::has_answered`]).
+    pub fn answered(&self) {
+        self.answered
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the API server has answered in this run.
+    pub fn has_answered(&self) -> bool {
+        self.answered.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The namespace every object of the run lives in.
@@ -266,6 +280,7 @@ pub async fn connect(kube: &KubeArgs) -> Result<Connection, ClusterError> {
             namespace,
         },
         patience: DEFAULT_PATIENCE,
+        answered: Default::default(),
     };
     Ok(conn)
 }
@@ -301,7 +316,11 @@ async fn check_access(
         ..SelfSubjectAccessReview::default()
     };
     let api: Api<SelfSubjectAccessReview> = Api::all(conn.client.clone());
-    match api.create(&Default::default(), &review).await {
+    let answer = api.create(&Default::default(), &review).await;
+    if !matches!(&answer, Err(e) if super::outage::is_transient(e)) {
+        conn.answered();
+    }
+    match answer {
         Ok(r) => match r.status {
             Some(s) if !s.allowed => Err(ClusterError::Api {
                 failure: ApiFailure::Forbidden,

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use super::client::{Connection, is_not_found};
 use super::error::ClusterError;
 use super::labels;
+use super::outage::repeatable;
 use crate::progress::Progress;
 use crate::request::DownRequest;
 
@@ -61,13 +62,18 @@ where
 {
     let api = conn.api::<K>();
     let plural = K::plural(&());
-    let items = api
-        .list(&ListParams::default().labels(selector))
+    let params = ListParams::default().labels(selector);
+    let items = repeatable(conn, &format!("list {plural}"), || api.list(&params))
         .await
         .map_err(|e| conn.fail("list", plural.to_string(), e))?;
+    let delete = DeleteParams::background();
     for item in &items.items {
         let name = item.name_any();
-        match api.delete(&name, &DeleteParams::background()).await {
+        match repeatable(conn, &format!("delete {plural}/{name}"), || {
+            api.delete(&name, &delete)
+        })
+        .await
+        {
             Ok(_) => progress.done(&format!("{} {name}", K::kind(&())), "Removed"),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(conn.fail("delete", format!("{plural}/{name}"), e)),

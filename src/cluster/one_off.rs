@@ -14,7 +14,7 @@ use super::copy;
 use super::error::ClusterError;
 use super::events;
 use super::labels;
-use super::outage::{Outage, is_transient};
+use super::outage::{Outage, is_transient, repeatable};
 use super::status::{self, Exit, Phase};
 use super::watch::{PodWatch, Pods, Selector};
 use crate::plan::{OneOff, Plan};
@@ -124,9 +124,23 @@ where
     let resource = format!("{}/{name}", K::plural(&()));
     let api = conn.api::<K>();
     let deadline = tokio::time::Instant::now() + SERVICE_ACCOUNT_GRACE;
+    let mut outage = Outage::new(conn.patience);
+    let mut resent = false;
     loop {
         match api.create(&PostParams::default(), obj).await {
-            Ok(made) => return Ok(made),
+            Ok(made) => {
+                conn.answered();
+                return Ok(made);
+            }
+            // The name is this run's own: an earlier attempt was created, its answer lost.
+            Err(kube::Error::Api(s)) if s.code == 409 && resent => {
+                return repeatable(conn, &format!("get {resource}"), || api.get(&name))
+                    .await
+                    .map_err(|e| conn.fail("get", resource, e));
+            }
+            Err(e) if is_transient(&e) && conn.has_answered() && outage.pause().await => {
+                resent = true;
+            }
             Err(kube::Error::Api(s))
                 if s.code == 403
                     && s.message.contains("service account")
@@ -161,41 +175,23 @@ fn owner_ref<K: Resource<DynamicType = ()>>(obj: &K) -> Option<OwnerReference> {
 /// An API server outage is ridden out within the connection's patience.
 pub async fn remove(conn: &Connection, created: &Created, grace: std::time::Duration) {
     let dp = DeleteParams::background().grace_period(grace.as_secs().min(u32::MAX as u64) as u32);
-    let mut outage = Outage::new(conn.patience);
-    let mut told = false;
-    loop {
-        let result = if created.is_job {
-            conn.api::<Job>()
-                .delete(&created.name, &dp)
-                .await
-                .map(|_| ())
+    let (jobs, pods) = (conn.api::<Job>(), conn.api::<Pod>());
+    let result = repeatable(conn, &format!("delete {}", created.name), || async {
+        if created.is_job {
+            jobs.delete(&created.name, &dp).await.map(|_| ())
         } else {
-            conn.api::<Pod>()
-                .delete(&created.name, &dp)
-                .await
-                .map(|_| ())
-        };
-        match result {
-            Ok(()) => return,
-            Err(e) if is_not_found(&e) => return,
-            Err(e) if is_transient(&e) && outage.pause().await => {
-                if !std::mem::replace(&mut told, true) {
-                    eprintln!(
-                        "krun: the API server does not answer; deleting {} again for up to {}s",
-                        created.name,
-                        conn.patience.as_secs()
-                    );
-                }
-            }
-            Err(e) => {
-                eprintln!(
-                    "krun: could not delete {}: {}; remove it with kubectl delete",
-                    created.name,
-                    conn.fail("delete", created.name.clone(), e)
-                );
-                return;
-            }
+            pods.delete(&created.name, &dp).await.map(|_| ())
         }
+    })
+    .await;
+    match result {
+        Ok(()) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => eprintln!(
+            "krun: could not delete {}: {}; remove it with kubectl delete",
+            created.name,
+            conn.fail("delete", created.name.clone(), e)
+        ),
     }
 }
 

@@ -3,9 +3,12 @@
 //! growing pause until the outage has lasted longer than the run's patience (`--wait-timeout`),
 //! then fail with the last error.
 
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use super::client::Connection;
 
 /// The first pause after a failure; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
@@ -56,6 +59,39 @@ impl Outage {
     pub fn over(&mut self) {
         self.since = None;
         self.pause = FIRST_PAUSE;
+    }
+}
+
+/// Sends a request that is safe to repeat (a read, a server-side apply, a delete), again
+/// through an outage: once the API server has answered in this run, transient failures are
+/// retried within the connection's patience. Before that, the first failure is final, so a
+/// wrong kubeconfig or a server that is down fails at once.
+pub async fn repeatable<T, Fut>(
+    conn: &Connection,
+    what: &str,
+    mut call: impl FnMut() -> Fut,
+) -> Result<T, kube::Error>
+where
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut outage = Outage::new(conn.patience);
+    let mut told = false;
+    loop {
+        match call().await {
+            Err(e) if is_transient(&e) && conn.has_answered() && outage.pause().await => {
+                if !std::mem::replace(&mut told, true) {
+                    eprintln!(
+                        "krun: the API server does not answer ({e}); trying to {what} again for up to {}s",
+                        conn.patience.as_secs()
+                    );
+                }
+            }
+            Err(e) if is_transient(&e) => return Err(e),
+            answer => {
+                conn.answered();
+                return answer;
+            }
+        }
     }
 }
 

@@ -226,30 +226,44 @@ pub async fn run(
         printed?;
     }
     let deleted = created.watch.deleted();
+    // Deleted or being deleted, whoever did it.
+    let gone = std::cell::Cell::new(false);
     let exit = forwarding(
         created.watch.until(|pods| match the_pod(pods) {
             // Gone: its final state tells whether the command had exited (krun's own
             // fallback for a signal deletes the pod gracefully, and the exit comes with it).
-            None => Some(
-                match deleted.get(&pod).map(|p| status::phase(&p, container)) {
-                    Some(Phase::Exited(e)) => Ok(e),
-                    _ => Err(ClusterError::PodDeleted(pod.clone())),
-                },
-            ),
-            Some((_, p)) => match status::phase(p, container) {
-                Phase::Exited(e) => Some(Ok(e)),
-                Phase::PodFailed { reason, message } => Some(Err(ClusterError::PodFailed {
-                    pod: pod.clone(),
-                    reason,
-                    message,
-                })),
-                _ => None,
-            },
+            None => {
+                gone.set(true);
+                Some(
+                    match deleted.get(&pod).map(|p| status::phase(&p, container)) {
+                        Some(Phase::Exited(e)) => Ok(e),
+                        _ => Err(ClusterError::PodDeleted(pod.clone())),
+                    },
+                )
+            }
+            Some((_, p)) => {
+                gone.set(status::terminating(p));
+                match status::phase(p, container) {
+                    Phase::Exited(e) => Some(Ok(e)),
+                    Phase::PodFailed { reason, message } => Some(Err(ClusterError::PodFailed {
+                        pod: pod.clone(),
+                        reason,
+                        message,
+                    })),
+                    _ => None,
+                }
+            }
         }),
         signals,
         &mut forwarder,
     )
     .await??;
+    if gone.get() && forwarder.received == 0 {
+        progress.warn(&format!(
+            "{pod} was deleted by someone else while its command ran (kubectl delete, a \
+             controller, the node draining)"
+        ));
+    }
     Ok(Ending::Exited(exit))
 }
 

@@ -121,6 +121,15 @@ pub fn phase(pod: &Pod, name: &str) -> Phase {
         return Phase::Unscheduled;
     };
     let main = container_status(status.container_statuses.as_ref(), name);
+    let failed = status.phase.as_deref() == Some("Failed");
+    // A pod-level reason (Evicted, DeadlineExceeded, Shutdown…) says more than the exit of
+    // the container it killed, and the kubelet may report either first.
+    if let (true, Some(reason)) = (failed, &status.reason) {
+        return Phase::PodFailed {
+            reason: reason.clone(),
+            message: status.message.clone().unwrap_or_default(),
+        };
+    }
     if let Some(t) = main.and_then(|c| c.state.as_ref()?.terminated.as_ref()) {
         return Phase::Exited(Exit {
             code: t.exit_code,
@@ -128,9 +137,9 @@ pub fn phase(pod: &Pod, name: &str) -> Phase {
             message: t.message.clone(),
         });
     }
-    if status.phase.as_deref() == Some("Failed") {
+    if failed {
         return Phase::PodFailed {
-            reason: status.reason.clone().unwrap_or_else(|| "Failed".into()),
+            reason: "Failed".into(),
             message: status.message.clone().unwrap_or_default(),
         };
     }
@@ -353,6 +362,15 @@ mod tests {
         assert_eq!(grace("Unschedulable", missing), Duration::ZERO);
         assert!(
             matches!(phase(&evicted, "web"), Phase::PodFailed { reason, .. } if reason == "Evicted")
+        );
+        // The container the eviction killed does not hide why it died.
+        let killed = pod(
+            json!({"phase": "Failed", "reason": "Evicted", "message": "low on memory",
+            "containerStatuses": [{"name": "web", "image": "i", "imageID": "", "ready": false,
+                "restartCount": 0, "state": {"terminated": {"exitCode": 137, "reason": "Error"}}}]}),
+        );
+        assert!(
+            matches!(phase(&killed, "web"), Phase::PodFailed { reason, .. } if reason == "Evicted")
         );
     }
 }

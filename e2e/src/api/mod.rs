@@ -258,7 +258,12 @@ async fn fault(sim: &Sim, method: &Method, path: &str) -> Option<ApiError> {
         504 => ("Timeout", "the server was unable to return a response in the time allotted, but may still be processing the request".to_owned()),
         _ => ("InternalError", format!("Internal error occurred: injected fault ({code})")),
     };
-    Some(ApiError::new(code, reason, message))
+    let error = ApiError::new(code, reason, message);
+    Some(match code {
+        // As the API server's priority-and-fairness rejection: come back in a second.
+        429 => error.with_details(serde_json::json!({"retryAfterSeconds": 1})),
+        _ => error,
+    })
 }
 
 /// Discovery, version and health paths.

@@ -222,7 +222,19 @@ impl ApiError {
 
     /// The HTTP response carrying the `Status`.
     pub fn into_response(self) -> Response<Body> {
-        json_response(self.code, &self.to_status())
+        let retry_after = self
+            .details
+            .as_ref()
+            .and_then(|d| d["retryAfterSeconds"].as_u64());
+        let mut response = json_response(self.code, &self.to_status());
+        // The API server repeats `details.retryAfterSeconds` as the header clients obey.
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

@@ -107,7 +107,9 @@ pub fn serve(
 
     let (mut tx, rx) = mpsc::channel(64);
     let timeout = params.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let drop_after = sim.faults.stream_drop("watch");
+    let drop_after = sim
+        .faults
+        .stream_drop("watch", target.namespace.as_deref().unwrap_or(""));
     let kind = resource.kind;
     let api_version = resource.api_version();
     let table = params.table;

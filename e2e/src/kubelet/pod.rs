@@ -34,8 +34,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const PULL_TIME: Duration = Duration::from_millis(80);
 /// How often a pod whose volumes or config are missing retries.
 const RETRY: Duration = Duration::from_secs(2);
-/// How soon after start the OOM fault strikes.
-const OOM_DELAY: Duration = Duration::from_millis(300);
+/// How soon after start the OOM, eviction and deletion faults strike.
+const FAULT_DELAY: Duration = Duration::from_millis(300);
+/// The eviction manager's message for the eviction fault.
+const EVICTED: &str =
+    "The node was low on resource: memory. Threshold quantity: 100Mi, available: 51200Ki. ";
 /// `startedAt` of a container that never started.
 const NEVER: &str = "1970-01-01T00:00:00Z";
 
@@ -499,6 +502,10 @@ async fn ensure_image(
                 &format!("Pulling image \"{image}\""),
             );
             let started = Instant::now();
+            if ctx.sim.faults.slow_pull(&image) {
+                ctx.stop.cancelled().await;
+                return None;
+            }
             if !ctx.pause(PULL_TIME).await {
                 return None;
             }
@@ -940,15 +947,25 @@ async fn run_once(
                     probes.clone(),
                 ));
             }
-            if ctx.sim.faults.oom_kill(str_at(spec, "/image")) {
+            let image = str_at(spec, "/image");
+            if ctx.sim.faults.oom_kill(image) {
                 let (process, oom) = (process.clone(), oom.clone());
                 tokio::spawn(async move {
-                    tokio::time::sleep(OOM_DELAY).await;
+                    tokio::time::sleep(FAULT_DELAY).await;
                     if process.exit_code().is_none() {
                         oom.store(true, Ordering::SeqCst);
                         process.kill_all();
                     }
                 });
+            }
+            if kind == Kind::Regular {
+                let (evict, delete) = (
+                    ctx.sim.faults.evict(image),
+                    ctx.sim.faults.deleted_by_others(image),
+                );
+                if evict || delete {
+                    tokio::spawn(strike(ctx.clone(), process.clone(), evict));
+                }
             }
             tokio::select! {
                 code = process.wait() => code,
@@ -980,6 +997,29 @@ async fn run_once(
         finished_at: timestamp(),
         container_id: container_id.clone(),
     })
+}
+
+/// The eviction or deletion fault: once the container has run a moment, the kubelet evicts
+/// its pod (hard eviction: no grace) or someone deletes it as `kubectl delete pod` would.
+async fn strike(ctx: Arc<Ctx>, process: Arc<Process>, evict: bool) {
+    tokio::time::sleep(FAULT_DELAY).await;
+    if process.exit_code().is_some() || ctx.stop.is_cancelled() {
+        return;
+    }
+    if evict {
+        ctx.event(EventType::Warning, None, "Evicted", EVICTED);
+        ctx.update(|m| {
+            m.facts.terminal = true;
+            m.facts.failure = Some(("Evicted".to_owned(), EVICTED.to_owned()));
+        });
+        ctx.stop_with(0);
+    } else {
+        let grace = termination_grace(&ctx.pod());
+        let _ = ctx
+            .sim
+            .store
+            .mark_deleted("pods", &ctx.namespace, &ctx.name, grace);
+    }
 }
 
 /// SIGTERM, then SIGKILL to everything once the grace period (seconds, which may shrink

@@ -184,7 +184,7 @@ pub async fn serve(
     else {
         return Ok(text_response(full(Bytes::new())));
     };
-    let drop_after = sim.faults.stream_drop("log");
+    let drop_after = sim.faults.stream_drop("log", namespace);
     Ok(text_response(stream(run, options, drop_after)))
 }
 

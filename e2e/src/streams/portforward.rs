@@ -76,7 +76,7 @@ pub fn serve(
     // The sandbox ID containerd reports: derived from the pod uid, stable per pod.
     let uid = str_at(&pod, "/metadata/uid").replace('-', "");
     let sandbox = format!("{uid}{uid}");
-    let drop_after = sim.faults.stream_drop("portforward");
+    let drop_after = sim.faults.stream_drop("portforward", namespace);
     tokio::spawn(async move {
         let Some(socket) = ws::open(accepted.upgrade).await else {
             return;

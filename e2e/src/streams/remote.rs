@@ -197,7 +197,7 @@ pub fn serve(
         return Err(ApiError::internal(not_found));
     }
     let protocol = accepted.protocol;
-    let drop_after = sim.faults.stream_drop(kind.as_str());
+    let drop_after = sim.faults.stream_drop(kind.as_str(), namespace);
     let sim = sim.clone();
     let (namespace, name) = (namespace.to_owned(), name.to_owned());
     tokio::spawn(async move {
