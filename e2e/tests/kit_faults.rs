@@ -1,7 +1,8 @@
 //! Faults made on the real cluster with the kit's `ctl.sh`, while krun runs: the API server
 //! stopped and started again while krun streams a command's output and while it waits for a
-//! dependency, the kubelet restarted under a running command, and the registry stopped when an
-//! image must be pulled. krun must finish with the whole output (no line lost, none twice) and
+//! dependency and while it creates dependencies, the kubelet restarted under a running command
+//! and stopped until the node is NotReady, the API server stopped under a TTY session, and
+//! the registry stopped when an image must be pulled. krun must finish with the whole output (no line lost, none twice) and
 //! the command's exit code, or fail fast with the reason, and leave nothing behind.
 //!
 //! Runs when `KRUN_E2E_KUBECONFIG` names the kit's cluster and `KRUN_E2E_KIT` its directory
@@ -58,6 +59,22 @@ fn wait_running(ns: &Namespace) {
         assert!(Instant::now() < deadline, "the one-off never ran");
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// The node's Ready condition: `True`, `False` or `Unknown` (no kubelet heartbeats).
+fn node_ready(kubeconfig: &Path) -> String {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args([
+            "get",
+            "nodes",
+            "-o",
+            "jsonpath={.items[0].status.conditions[?(@.type==\"Ready\")].status}",
+        ])
+        .output()
+        .expect("kubectl runs");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn project(dir: &Path, compose: &str) {
@@ -127,7 +144,86 @@ fn faults_on_the_real_cluster() {
         ctl(&kit, &["restart", "kubelet"]);
     });
 
-    // 4. The registry is down when the image must be pulled: exit 125 with the reason, fast.
+    // 4. The kubelet stays away until the node is NotReady, then comes back: the containers
+    // kept running, and the log stream, unreachable meanwhile, resumes where it stopped.
+    output_survives(&kubeconfig, dir.path(), "not-ready", 90, 4, || {
+        std::thread::sleep(Duration::from_secs(2));
+        ctl(&kit, &["stop", "kubelet"]);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let ready = || node_ready(&kubeconfig);
+        while ready() == "True" && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let seen = ready();
+        ctl(&kit, &["start"]);
+        assert_ne!(seen, "True", "the node never went NotReady");
+    });
+
+    // 5. The API server goes away while krun creates the dependencies.
+    let ns = Namespace::new(&kubeconfig, "apiserver-create");
+    let app = dir.path().join("create");
+    let deps: String = (1..=6)
+        .map(|i| format!("  dep{i}:\n    image: busybox:1.36\n    command: sleep 3600\n"))
+        .collect();
+    let depends: Vec<String> = (1..=6).map(|i| format!("dep{i}")).collect();
+    project(
+        &app,
+        &format!(
+            "services:\n{deps}  app:\n    image: busybox:1.36\n    depends_on: [{}]\n",
+            depends.join(", ")
+        ),
+    );
+    let run = ns.krun(&app, &["--rm", "-T", "app", "echo", "created"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ns
+        .names("deployments", "com.docker.compose.project")
+        .is_empty()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ctl(&kit, &["stop", "kube-apiserver"]);
+    std::thread::sleep(Duration::from_secs(3));
+    ctl(&kit, &["start"]);
+    assert_ran(&run.wait_with_output().unwrap(), 0, "created\n");
+    assert!(ns.names("pods", kit::ONEOFF).is_empty());
+
+    // 7. The API server goes away under a TTY session (krun under `script`, which gives it a
+    // terminal): the attach breaks, krun attaches again once the server is back, and the
+    // session ends with the command's code. Output printed while no one was attached is not
+    // on the terminal, as with kubectl attach; the last line, printed after, is.
+    let ns = Namespace::new(&kubeconfig, "apiserver-tty");
+    let app = dir.path().join("tty");
+    project(&app, "services:\n  app:\n    image: busybox:1.36\n");
+    let krun = support::krun_binary().expect("krun builds");
+    let command = format!(
+        "{} -n {} run --rm app sh -c 'for i in $(seq 1 40); do echo line $i; sleep 1; done; exit 6'",
+        krun.display(),
+        ns.name
+    );
+    let run = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .current_dir(&app)
+        .env("KUBECONFIG", &kubeconfig)
+        .env("TERM", "xterm")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script starts");
+    wait_running(&ns);
+    std::thread::sleep(Duration::from_secs(3));
+    ctl(&kit, &["stop", "kube-apiserver"]);
+    std::thread::sleep(Duration::from_secs(5));
+    ctl(&kit, &["start"]);
+    let out = run.wait_with_output().unwrap();
+    let screen = text(&out);
+    assert_eq!(out.status.code(), Some(6), "{screen}");
+    assert!(screen.contains("attaching again"), "{screen}");
+    assert!(screen.contains("line 40"), "{screen}");
+    ns.nothing_left(30).unwrap();
+
+    // 6. The registry is down when the image must be pulled: exit 125 with the reason, fast.
     let ns = Namespace::new(&kubeconfig, "registry");
     let app = dir.path().join("registry");
     project(

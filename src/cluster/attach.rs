@@ -6,7 +6,6 @@ use futures::SinkExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{AttachParams, AttachedProcess, TerminalSize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use super::client::Connection;
 use super::error::ClusterError;
@@ -14,6 +13,9 @@ use super::stdin::{DetachKeys, Input};
 
 /// Buffer for output frames (kube-rs' default of 1 KiB throttles throughput).
 const OUT_BUF: usize = 64 * 1024;
+
+/// How long output may still arrive once the attach has ended.
+const DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How a TTY session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,9 @@ pub enum TtyEnd {
         /// Bytes were received.
         output: bool,
     },
+    /// The connection broke without the server ending the session (an API server restart, a
+    /// network blip): the command may still run.
+    Cut,
     /// The user typed the detach keys: the pod keeps running.
     Detached,
 }
@@ -68,12 +73,13 @@ pub async fn send_stdin(
 }
 
 /// The interactive session: the terminal must already be in raw mode. Ends when the container
-/// closes the stream or the user detaches.
+/// closes the stream, the connection breaks, or the user detaches. `input` is only borrowed,
+/// so that a broken session can be attached again with the same keyboard.
 pub async fn tty(
     conn: &Connection,
     pod: &str,
     container: &str,
-    input: Option<Input>,
+    input: Option<&mut Input>,
 ) -> Result<TtyEnd, ClusterError> {
     let params = AttachParams::interactive_tty()
         .container(container)
@@ -83,21 +89,45 @@ pub async fn tty(
     let mut output = process
         .stdout()
         .ok_or_else(|| ClusterError::Config(format!("attach to {pod} gave no output")))?;
+    // The kubelet always ends an attach with a status (kubernetes#63694: `Success`); a
+    // connection that breaks ends without one. kube-rs then leaves the output open, so the
+    // status is what tells the two apart.
+    let status = process.take_status();
+    let mut status = std::pin::pin!(async {
+        match status {
+            Some(status) => status.await,
+            None => std::future::pending().await,
+        }
+    });
     let writer = process.stdin();
     if let Some(sizes) = process.terminal_size() {
         tokio::spawn(resize(sizes));
     }
-    let (detach_tx, mut detach_rx) = mpsc::channel::<()>(1);
-    let pump = input
-        .zip(writer)
-        .map(|(input, writer)| tokio::spawn(pump_keys(input, writer, detach_tx)));
+    let mut keys = std::pin::pin!(async {
+        match input.zip(writer) {
+            Some((input, writer)) => pump_keys(input, writer).await,
+            None => std::future::pending().await,
+        }
+    });
     let mut stdout = tokio::io::stdout();
     let mut buf = vec![0u8; OUT_BUF];
     let mut received = false;
+    let mut ended: Option<bool> = None;
     let end = loop {
+        let read = async {
+            match ended {
+                Some(_) => tokio::time::timeout(DRAIN, output.read(&mut buf))
+                    .await
+                    .unwrap_or(Ok(0)),
+                None => output.read(&mut buf).await,
+            }
+        };
         tokio::select! {
-            read = output.read(&mut buf) => match read {
-                Ok(0) | Err(_) => break TtyEnd::Closed { output: received },
+            read = read => match read {
+                Ok(0) | Err(_) => break match ended {
+                    Some(false) => TtyEnd::Cut,
+                    _ => TtyEnd::Closed { output: received },
+                },
                 Ok(n) => {
                     received = true;
                     if stdout.write_all(&buf[..n]).await.is_err() {
@@ -106,34 +136,29 @@ pub async fn tty(
                     let _ = stdout.flush().await;
                 }
             },
-            Some(()) = detach_rx.recv() => break TtyEnd::Detached,
+            status = &mut status, if ended.is_none() => ended = Some(status.is_some()),
+            () = &mut keys => break TtyEnd::Detached,
         }
     };
-    if let Some(p) = pump {
-        p.abort();
-    }
     process.abort();
     Ok(end)
 }
 
-/// Forwards typed bytes to the container until EOF or the detach keys.
-async fn pump_keys(
-    mut input: Input,
-    mut writer: tokio::io::WriteHalf<tokio::io::SimplexStream>,
-    detached: mpsc::Sender<()>,
-) {
+/// Forwards typed bytes to the container; returns when the detach keys are typed (at EOF it
+/// closes the container's stdin and waits for the session to end).
+async fn pump_keys(input: &mut Input, mut writer: tokio::io::WriteHalf<tokio::io::SimplexStream>) {
     let mut keys = DetachKeys::default();
     while let Some(chunk) = input.recv().await {
         let (bytes, detach) = keys.feed(&chunk);
         if !bytes.is_empty() && writer.write_all(&bytes).await.is_err() {
-            return;
+            return std::future::pending().await;
         }
         if detach {
-            let _ = detached.send(()).await;
             return;
         }
     }
     let _ = writer.shutdown().await;
+    std::future::pending().await
 }
 
 /// kubectl's redraw nudge (size+1, then the real size), then every SIGWINCH.

@@ -389,6 +389,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn outages_are_ridden_out_only_once_the_server_has_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, KUBECONFIG).unwrap();
+        let conn = connect(&kube_with(&path, None))
+            .await
+            .unwrap()
+            .with_patience(std::time::Duration::from_secs(5));
+        let unavailable = || {
+            kube::Error::Api(
+                kube::core::Status::failure("down", "")
+                    .with_code(503)
+                    .boxed(),
+            )
+        };
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let flaky = || async {
+            match calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 | 1 => Err(unavailable()),
+                n => Ok(n),
+            }
+        };
+        // A server that never answered: the first failure is the answer.
+        assert!(
+            super::super::outage::repeatable(&conn, "list", flaky)
+                .await
+                .is_err()
+        );
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Once it has answered, failures are an outage: retried until it answers again.
+        conn.answered();
+        calls.store(0, std::sync::atomic::Ordering::SeqCst);
+        let answer = super::super::outage::repeatable(&conn, "list", flaky).await;
+        assert_eq!(answer.unwrap(), 2);
+        // Refusals are final, answered or not.
+        let refused = || async {
+            Err::<(), _>(kube::Error::Api(
+                kube::core::Status::failure("no", "Forbidden")
+                    .with_code(403)
+                    .boxed(),
+            ))
+        };
+        assert!(
+            super::super::outage::repeatable(&conn, "list", refused)
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
     async fn unknown_context_is_rejected_with_the_known_ones() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");

@@ -51,6 +51,15 @@ pub async fn follow<W: AsyncWrite + Unpin>(
                 continue;
             }
             Err(e) if is_transient(&e) && outage.pause().await => continue,
+            // A kubelet that is stopping or starting does not know the pod yet or any more,
+            // and the API server passes that on as 404: an outage while the pod exists.
+            Err(kube::Error::Api(s))
+                if s.code == 404
+                    && matches!(api.get_opt(pod).await, Ok(Some(_)))
+                    && outage.pause().await =>
+            {
+                continue;
+            }
             Err(e) => return Err(conn.fail("get", resource, e)),
         };
         let mut stream = std::pin::pin!(stream);

@@ -179,9 +179,16 @@ pub async fn run(
             ),
             false => None,
         };
-        let input = one_off.io.interactive.then(stdin::spawn);
-        let session = attach::tty(conn, &pod, container, input);
-        let end = forwarding(session, signals, &mut forwarder).await;
+        let mut input = one_off.io.interactive.then(stdin::spawn);
+        let end = loop {
+            let session = attach::tty(conn, &pod, container, input.as_mut());
+            match forwarding(session, signals, &mut forwarder).await {
+                Ok(TtyEnd::Cut) if !finished(&created.watch.current(), container) => {
+                    eprint!("\r\nkrun: the connection to {pod} broke; attaching again\r\n");
+                }
+                other => break other,
+            }
+        };
         drop(raw);
         match end {
             Ok(TtyEnd::Detached) => {
@@ -192,7 +199,8 @@ pub async fn run(
                 );
                 return Ok(Ending::Detached);
             }
-            Ok(TtyEnd::Closed { output: true }) => {}
+            // A cut with the command already ended: the watch has its exit.
+            Ok(TtyEnd::Closed { output: true } | TtyEnd::Cut) => {}
             // Nothing came through the attach: the command ran before it connected.
             Ok(TtyEnd::Closed { output: false }) => {
                 print_logs(conn, created, container, signals, &mut forwarder).await?
