@@ -10,24 +10,39 @@
 
 mod support;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::kit::{self, Namespace, assert_ran, text};
 
-/// The kit's directory, when the cluster and the kit are both named.
-fn kit_dir(test: &str) -> Option<(PathBuf, PathBuf)> {
+/// The faults stop cluster components, so the cases take turns.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The cluster's kubeconfig, the kit's directory and a scratch directory, when the cluster and
+/// the kit are both named; holds the turn while the case runs.
+fn kit_dir(
+    test: &str,
+) -> Option<(
+    PathBuf,
+    PathBuf,
+    tempfile::TempDir,
+    std::sync::MutexGuard<'static, ()>,
+)> {
     let kubeconfig = kit::kubeconfig(test)?;
-    let Some(dir) = std::env::var_os("KRUN_E2E_KIT") else {
+    let Some(kit) = std::env::var_os("KRUN_E2E_KIT") else {
         eprintln!("skipping {test}: KRUN_E2E_KIT names no k8s-lab kit");
         return None;
     };
-    Some((kubeconfig, PathBuf::from(dir)))
+    let turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    Some((kubeconfig, PathBuf::from(kit), dir, turn))
 }
 
 /// `bash ctl.sh ARGS` of the kit.
 fn ctl(kit: &Path, args: &[&str]) {
+    let started = Instant::now();
     let status = Command::new("bash")
         .arg(kit.join("ctl.sh"))
         .args(args)
@@ -36,12 +51,23 @@ fn ctl(kit: &Path, args: &[&str]) {
         .status()
         .expect("ctl.sh runs");
     assert!(status.success(), "ctl.sh {args:?} failed");
+    eprintln!("ctl.sh {args:?} took {:?}", started.elapsed());
 }
 
 /// Waits until the namespace's one-off pod runs (so that the fault comes mid-run).
-fn wait_running(ns: &Namespace) {
+fn wait_running(ns: &Namespace, krun: &mut std::process::Child) {
     let deadline = Instant::now() + Duration::from_secs(kit::JOB_SECS);
     loop {
+        if let Ok(Some(status)) = krun.try_wait() {
+            let mut output = String::new();
+            if let Some(mut out) = krun.stdout.take() {
+                let _ = out.read_to_string(&mut output);
+            }
+            if let Some(mut err) = krun.stderr.take() {
+                let _ = err.read_to_string(&mut output);
+            }
+            panic!("krun ended ({status}) before its one-off ran:\n{output}");
+        }
         let phases = ns.kubectl_ok(
             &[
                 "get",
@@ -98,29 +124,35 @@ fn output_survives(
     project(&app, "services:\n  app:\n    image: busybox:1.36\n");
     let expected: String = (1..=lines).map(|i| format!("line {i}\n")).collect();
     let command = format!("for i in $(seq 1 {lines}); do echo line $i; sleep 1; done; exit {exit}");
-    let run = ns.krun(&app, &["--rm", "-T", "app", "sh", "-c", &command]);
-    wait_running(&ns);
+    let mut run = ns.krun(&app, &["--rm", "-T", "app", "sh", "-c", &command]);
+    wait_running(&ns, &mut run);
     fault();
     assert_ran(&run.wait_with_output().unwrap(), exit, &expected);
     ns.nothing_left(30).unwrap();
 }
 
+/// The API server goes away for a while during the output, and comes back.
 #[test]
-fn faults_on_the_real_cluster() {
-    let Some((kubeconfig, kit)) = kit_dir("faults_on_the_real_cluster") else {
+fn apiserver_stopped_during_the_output() {
+    let Some((kubeconfig, kit, dir, _turn)) = kit_dir("apiserver_stopped_during_the_output") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-
-    // 1. The API server goes away for a while during the output, and comes back.
     output_survives(&kubeconfig, dir.path(), "apiserver-logs", 25, 7, || {
         std::thread::sleep(Duration::from_secs(3));
         ctl(&kit, &["stop", "kube-apiserver"]);
         std::thread::sleep(Duration::from_secs(3));
         ctl(&kit, &["start"]);
     });
+}
 
-    // 2. The API server goes away while krun waits for a dependency to become healthy.
+/// The API server goes away while krun waits for a dependency to become healthy.
+#[test]
+fn apiserver_stopped_while_a_dependency_is_awaited() {
+    let Some((kubeconfig, kit, dir, _turn)) =
+        kit_dir("apiserver_stopped_while_a_dependency_is_awaited")
+    else {
+        return;
+    };
     let ns = Namespace::new(&kubeconfig, "apiserver-deps");
     let app = dir.path().join("deps");
     project(
@@ -137,15 +169,29 @@ fn faults_on_the_real_cluster() {
     ctl(&kit, &["start"]);
     assert_ran(&run.wait_with_output().unwrap(), 0, "db is healthy\n");
     assert!(ns.names("pods", kit::ONEOFF).is_empty());
+}
 
-    // 3. The kubelet restarts under a running command (its containers keep running).
+/// The kubelet restarts under a running command (its containers keep running).
+#[test]
+fn kubelet_restarted_under_a_running_command() {
+    let Some((kubeconfig, kit, dir, _turn)) = kit_dir("kubelet_restarted_under_a_running_command")
+    else {
+        return;
+    };
     output_survives(&kubeconfig, dir.path(), "kubelet", 15, 3, || {
         std::thread::sleep(Duration::from_secs(2));
         ctl(&kit, &["restart", "kubelet"]);
     });
+}
 
-    // 4. The kubelet stays away until the node is NotReady, then comes back: the containers
-    // kept running, and the log stream, unreachable meanwhile, resumes where it stopped.
+/// The kubelet stays away until the node is NotReady, then comes back: the containers
+/// kept running, and the log stream, unreachable meanwhile, resumes where it stopped.
+#[test]
+fn node_not_ready_under_a_running_command() {
+    let Some((kubeconfig, kit, dir, _turn)) = kit_dir("node_not_ready_under_a_running_command")
+    else {
+        return;
+    };
     output_survives(&kubeconfig, dir.path(), "not-ready", 90, 4, || {
         std::thread::sleep(Duration::from_secs(2));
         ctl(&kit, &["stop", "kubelet"]);
@@ -158,8 +204,16 @@ fn faults_on_the_real_cluster() {
         ctl(&kit, &["start"]);
         assert_ne!(seen, "True", "the node never went NotReady");
     });
+}
 
-    // 5. The API server goes away while krun creates the dependencies.
+/// The API server goes away while krun creates the dependencies.
+#[test]
+fn apiserver_stopped_while_dependencies_are_created() {
+    let Some((kubeconfig, kit, dir, _turn)) =
+        kit_dir("apiserver_stopped_while_dependencies_are_created")
+    else {
+        return;
+    };
     let ns = Namespace::new(&kubeconfig, "apiserver-create");
     let app = dir.path().join("create");
     let deps: String = (1..=6)
@@ -187,11 +241,18 @@ fn faults_on_the_real_cluster() {
     ctl(&kit, &["start"]);
     assert_ran(&run.wait_with_output().unwrap(), 0, "created\n");
     assert!(ns.names("pods", kit::ONEOFF).is_empty());
+}
 
-    // 7. The API server goes away under a TTY session (krun under `script`, which gives it a
-    // terminal): the attach breaks, krun attaches again once the server is back, and the
-    // session ends with the command's code. Output printed while no one was attached is not
-    // on the terminal, as with kubectl attach; the last line, printed after, is.
+/// The API server goes away under a TTY session (krun under `script`, which gives it a
+/// terminal): the attach breaks, krun attaches again once the server is back, and the
+/// session ends with the command's code. Output printed while no one was attached is not
+/// on the terminal, as with kubectl attach; the last line, printed after, is.
+#[test]
+fn apiserver_stopped_under_a_tty_session() {
+    let Some((kubeconfig, kit, dir, _turn)) = kit_dir("apiserver_stopped_under_a_tty_session")
+    else {
+        return;
+    };
     let ns = Namespace::new(&kubeconfig, "apiserver-tty");
     let app = dir.path().join("tty");
     project(&app, "services:\n  app:\n    image: busybox:1.36\n");
@@ -201,7 +262,7 @@ fn faults_on_the_real_cluster() {
         krun.display(),
         ns.name
     );
-    let run = Command::new("script")
+    let mut run = Command::new("script")
         .args(["-qfec", &command, "/dev/null"])
         .current_dir(&app)
         .env("KUBECONFIG", &kubeconfig)
@@ -211,7 +272,7 @@ fn faults_on_the_real_cluster() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("script starts");
-    wait_running(&ns);
+    wait_running(&ns, &mut run);
     std::thread::sleep(Duration::from_secs(3));
     ctl(&kit, &["stop", "kube-apiserver"]);
     std::thread::sleep(Duration::from_secs(5));
@@ -222,8 +283,50 @@ fn faults_on_the_real_cluster() {
     assert!(screen.contains("attaching again"), "{screen}");
     assert!(screen.contains("line 40"), "{screen}");
     ns.nothing_left(30).unwrap();
+}
 
-    // 6. The registry is down when the image must be pulled: exit 125 with the reason, fast.
+/// The API server stays away longer than `--wait-timeout`: krun gives up with the connection
+/// error (125) and says which pod it could not delete, instead of waiting for ever.
+#[test]
+fn apiserver_away_longer_than_the_patience() {
+    let Some((kubeconfig, kit, dir, _turn)) = kit_dir("apiserver_away_longer_than_the_patience")
+    else {
+        return;
+    };
+    let ns = Namespace::new(&kubeconfig, "apiserver-patience");
+    let app = dir.path().join("patience");
+    project(&app, "services:\n  app:\n    image: busybox:1.36\n");
+    let mut run = ns.krun(
+        &app,
+        &[
+            "--wait-timeout",
+            "3s",
+            "--rm",
+            "-T",
+            "app",
+            "sh",
+            "-c",
+            "echo started; sleep 120",
+        ],
+    );
+    wait_running(&ns, &mut run);
+    ctl(&kit, &["stop", "kube-apiserver"]);
+    let out = run.wait_with_output().unwrap();
+    ctl(&kit, &["start"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{}", text(&out));
+    assert!(stderr.contains("cannot reach the Kubernetes API server"), "{stderr}");
+    assert!(stderr.contains("could not delete"), "{stderr}");
+}
+
+/// The registry is down when the image must be pulled: exit 125 with the reason, fast.
+#[test]
+fn registry_stopped_when_an_image_must_be_pulled() {
+    let Some((kubeconfig, kit, dir, _turn)) =
+        kit_dir("registry_stopped_when_an_image_must_be_pulled")
+    else {
+        return;
+    };
     let ns = Namespace::new(&kubeconfig, "registry");
     let app = dir.path().join("registry");
     project(

@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::client::Connection;
 use super::error::ClusterError;
+use super::outage::repeatable;
 use super::stdin::{DetachKeys, Input};
 
 /// Buffer for output frames (kube-rs' default of 1 KiB throttles throughput).
@@ -38,10 +39,13 @@ async fn attach(
     pod: &str,
     params: &AttachParams,
 ) -> Result<AttachedProcess, ClusterError> {
-    conn.api::<Pod>()
-        .attach(pod, params)
-        .await
-        .map_err(|e| conn.fail("create", format!("pods/{pod}/attach"), e))
+    let api = conn.api::<Pod>();
+    // Attaching again is harmless, so an API server outage is waited out.
+    repeatable(conn, &format!("attach to {pod}"), || {
+        api.attach(pod, params)
+    })
+    .await
+    .map_err(|e| conn.fail("create", format!("pods/{pod}/attach"), e))
 }
 
 /// Sends everything `input` yields to `container`'s stdin, then closes it (EOF reaches the

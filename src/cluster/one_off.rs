@@ -109,7 +109,7 @@ pub async fn create(conn: &Connection, plan: &Plan) -> Result<Created, ClusterEr
 
 /// How long to retry a create refused because the namespace's default ServiceAccount does not
 /// exist yet (a namespace created a moment ago).
-const SERVICE_ACCOUNT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+const SERVICE_ACCOUNT_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Creates `obj`, retrying while a fresh namespace's ServiceAccount is not there yet.
 async fn create_object<K>(conn: &Connection, obj: &K) -> Result<K, ClusterError>

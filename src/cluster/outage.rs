@@ -19,6 +19,9 @@ const MAX_PAUSE: Duration = Duration::from_secs(2);
 /// 429, timeouts, dropped connections), as opposed to a refusal that a retry only repeats.
 pub fn is_transient(e: &kube::Error) -> bool {
     match e {
+        // A failing admission webhook answers 500 too, and keeps failing until someone fixes
+        // it: that is an error to report, not an outage to wait out.
+        kube::Error::Api(s) if s.message.contains("webhook") => false,
         kube::Error::Api(s) => s.code >= 500 || s.code == 429 || s.code == 408,
         kube::Error::HyperError(_) | kube::Error::Service(_) => true,
         _ => false,
@@ -120,5 +123,14 @@ mod tests {
         assert!(is_transient(&status(429)));
         assert!(!is_transient(&status(403)));
         assert!(!is_transient(&status(404)));
+        let webhook = kube::Error::Api(
+            kube::core::Status::failure(
+                "Internal error occurred: failed calling webhook \"v.example.com\": connection refused",
+                "InternalError",
+            )
+            .with_code(500)
+            .boxed(),
+        );
+        assert!(!is_transient(&webhook));
     }
 }

@@ -63,6 +63,14 @@ impl Namespace {
             name,
         };
         ns.kubectl_ok(&["create", "namespace", &ns.name], None);
+        // Pods are refused until the controller manager has made the default ServiceAccount,
+        // which can take a while after a fault case restarted the control plane.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(JOB_SECS);
+        while !ns.kubectl(&["get", "serviceaccount", "default"], None).0
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
         ns
     }
 
