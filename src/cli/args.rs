@@ -37,6 +37,8 @@ pub const USAGE: &str = "krun [OPTIONS] SERVICE [COMMAND] [ARGS...]
                   and Services, the command runs in a new pod attached to your terminal.",
     override_usage = USAGE,
     subcommand_negates_reqs = true,
+    // a repeated option takes its last value, as pflag (compose's parser) does
+    args_override_self = true,
     after_help = AFTER_HELP
 )]
 pub struct Cli {
@@ -55,7 +57,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a one-off command on a service (the default when no subcommand is given)
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = AFTER_HELP, args_override_self = true)]
     Run(Box<RunArgs>),
     /// Parse, resolve and render the compose file in canonical format
     Config(ConfigArgs),
