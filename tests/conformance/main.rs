@@ -12,6 +12,9 @@ use krun::compose::{self, LoadOptions, Selection};
 use serde_json::Value;
 
 mod generated;
+mod run_flags;
+#[path = "../support/plan.rs"]
+mod support;
 
 const CASES: &str = include_str!("../data/compose-loader-cases.yaml");
 /// `config` cases only the differential test runs: the oracle's output is their expectation.
