@@ -70,12 +70,21 @@ fn config(project: &ProjectArgs, req: &ConfigRequest) -> anyhow::Result<u8> {
         opts.skip_consistency = req.no_consistency || variables;
         opts.skip_path_resolution = req.no_path_resolution;
         opts.templates_as_written = variables;
+        opts.skip_normalization = req.no_normalize;
     })?;
     let format = match req.format {
         OutputFormat::Yaml => ConfigFormat::Yaml,
         OutputFormat::Json => ConfigFormat::Json,
     };
-    print!("{}", compose::views::show(&loaded, &req.view, format)?);
+    let text = compose::views::show(&loaded, &req.view, format)?;
+    match &req.output {
+        // as compose: an empty view (`--quiet`) leaves the file alone
+        Some(path) if !text.is_empty() => std::fs::write(path, text).map_err(|e| {
+            let reason = compose::discovery::io_text(&e);
+            anyhow::anyhow!("open {}: {reason}", path.display())
+        })?,
+        _ => print!("{text}"),
+    }
     Ok(0)
 }
 

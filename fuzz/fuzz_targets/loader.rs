@@ -21,6 +21,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         skip_consistency: false,
         skip_path_resolution: false,
         templates_as_written: false,
+        skip_normalization: false,
     };
     let _ = load(&opts);
 });

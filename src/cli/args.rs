@@ -119,16 +119,18 @@ pub struct GlobalArgs {
     /// Print the objects krun would create, and create nothing
     #[arg(long, global = true, help_heading = "krun options")]
     pub dry_run: bool,
-    /// Output format of --dry-run
+    /// Output format of --dry-run (yaml|json); with `config`, the file to write instead of
+    /// standard output (as `docker compose config -o`)
+    // one global option for both: clap cannot give `config` an `--output` of its own beside a
+    // global one, and `config` has no --dry-run to format
     #[arg(
         short = 'o',
         long,
-        value_enum,
-        value_name = "FORMAT",
+        value_name = "FORMAT|FILE",
         global = true,
         help_heading = "krun options"
     )]
-    pub output: Option<OutputFormat>,
+    pub output: Option<String>,
     /// Limit for the whole run, e.g. 30s, 10m (the pod's activeDeadlineSeconds too; exit 124)
     #[arg(
         long,
@@ -322,6 +324,12 @@ pub struct ConfigArgs {
     /// Don't resolve file paths
     #[arg(long)]
     pub no_path_resolution: bool,
+    /// Don't interpolate environment variables
+    #[arg(long)]
+    pub no_interpolate: bool,
+    /// Don't normalize compose model
+    #[arg(long)]
+    pub no_normalize: bool,
     /// Restrict to these services and their dependencies
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,

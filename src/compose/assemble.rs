@@ -51,6 +51,8 @@ pub struct Ctx<'a> {
     /// Whether templates are substituted and the schema checked: not for the variables
     /// view, which needs the templates as written.
     pub interpolate_and_validate: bool,
+    /// Whether compose's normalisation applies (all but `config --no-normalize`).
+    pub normalize: bool,
 }
 
 impl Ctx<'_> {
@@ -210,7 +212,7 @@ fn finish(model: &mut Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), LoadError
     let lookup = |k: &str| ctx.lookup(k);
     if let Some(Value::Object(services)) = model.get_mut("services") {
         for svc in services.values_mut().filter_map(Value::as_object_mut) {
-            normalize::apply_service_defaults(svc);
+            normalize::apply_service_defaults(svc, ctx.normalize);
             if ctx.resolve_paths {
                 normalize::resolve_service_paths(svc, ctx.working_dir, ctx.home);
             }
@@ -239,6 +241,7 @@ mod tests {
             include_stack: Vec::new(),
             resolve_paths: true,
             interpolate_and_validate: true,
+            normalize: true,
         };
         let sources = texts
             .iter()

@@ -184,6 +184,7 @@ mod tests {
             include_stack: Vec::new(),
             resolve_paths: true,
             interpolate_and_validate: true,
+            normalize: true,
         };
         let mut services = services.as_object().cloned().unwrap_or_default();
         apply(

@@ -67,6 +67,9 @@ pub struct LoadOptions {
     pub skip_path_resolution: bool,
     /// Neither interpolate nor check the schema (`config --variables`).
     pub templates_as_written: bool,
+    /// Skip compose's normalisation: no default network, dockerfile, resource names, implicit
+    /// dependencies or build args from the environment (`config --no-normalize`).
+    pub skip_normalization: bool,
 }
 
 /// Which part of the project a command needs: it decides profile auto-enable and which
@@ -179,6 +182,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         include_stack: Vec::new(),
         resolve_paths: !opts.skip_path_resolution,
         interpolate_and_validate: !opts.templates_as_written,
+        normalize: !opts.skip_normalization,
     };
     let mut origins = Origins::default();
     let mut model = assemble::assemble(sources, &ctx, &mut warnings, &mut origins)?;
@@ -197,7 +201,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         "services".into(),
         Value::Object(std::mem::take(&mut active)),
     );
-    normalize::finish_resources(&mut model, &name);
+    normalize::finish_resources(&mut model, &name, !opts.skip_normalization);
     if !opts.skip_consistency {
         validate::consistency(&model, &disabled).map_err(|e| origins.locate(e))?;
     }
@@ -228,8 +232,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         profiles::select(&mut active, names)?;
     }
     drop(disabled);
-    resolve_service_files(&mut active, &env, !opts.skip_env_resolution)
-        .map_err(|e| origins.locate(e))?;
+    resolve_service_files(&mut active, &env, opts).map_err(|e| origins.locate(e))?;
     for svc in active.values_mut().filter_map(Value::as_object_mut) {
         for key in ["command", "entrypoint"] {
             svc.entry(key).or_insert(Value::Null);
@@ -237,7 +240,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     }
     model.insert("services".into(), Value::Object(active));
     drop_unused_resources(&mut model);
-    normalize::finish_resources(&mut model, &name);
+    normalize::finish_resources(&mut model, &name, !opts.skip_normalization);
     let mut project = Map::new();
     project.insert("name".into(), json!(name));
     project.extend(model);
@@ -292,18 +295,19 @@ fn name_from_files(
     Ok(found)
 }
 
-/// Resolves each service's env_file into its environment (A11, unless `env_files` is false)
-/// and label_file into its labels, dropping those keys.
+/// Resolves each service's env_file into its environment (A11, unless env resolution is
+/// skipped) and label_file into its labels, dropping those keys; valueless build args come
+/// from the environment when normalising.
 fn resolve_service_files(
     services: &mut Map<String, Value>,
     env: &IndexMap<String, String>,
-    env_files: bool,
+    opts: &LoadOptions,
 ) -> Result<(), LoadError> {
     let env_file = file_reader("env file");
     let label_file = file_reader("label file");
     for (name, svc) in services.iter_mut() {
         if let Value::Object(svc) = svc {
-            if env_files {
+            if !opts.skip_env_resolution {
                 normalize::resolve_env_files(svc, env, &env_file)
                     .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
             } else {
@@ -311,7 +315,9 @@ fn resolve_service_files(
             }
             normalize::resolve_label_files(svc, &label_file)
                 .map_err(|e| e.at_path(format!("services.{name}.label_file")))?;
-            normalize::resolve_build_args(svc, env);
+            if !opts.skip_normalization {
+                normalize::resolve_build_args(svc, env);
+            }
         }
     }
     Ok(())

@@ -778,6 +778,8 @@ fn variants(seed: u64) -> [(&'static [&'static str], bool); 2] {
         (&["--images"], true),
         (&["--hash=*"], false),
         (&["--profiles"], false),
+        (&["--no-normalize"], false),
+        (&["--output", "written.json", "--format", "json"], false),
     ];
     [
         (&["--format", "json"], false),

@@ -170,6 +170,7 @@ impl Case {
             skip_consistency: false,
             skip_path_resolution: false,
             templates_as_written: false,
+            skip_normalization: false,
         }
     }
 
@@ -194,8 +195,18 @@ impl Case {
             cmd.args(["--project-directory", d]);
         }
         cmd.arg("config").args(args);
-        cmd.output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+        let mut out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+        // `--output FILE`: what was written, as if printed
+        if let Some(at) = args.iter().position(|a| *a == "--output") {
+            let file = self.cwd().join(args[at + 1]);
+            if let Ok(written) = std::fs::read(&file) {
+                out.stdout.extend(written);
+                std::fs::remove_file(&file).expect("remove the written file");
+            }
+        }
+        out
     }
 
     /// `krun [globals] config --format json`: (model with `$$` undone, stderr) or the error.
@@ -420,6 +431,9 @@ const CONFIG_VARIANTS: &[(&[&str], bool)] = &[
     (&["--no-consistency"], false),
     (&["--no-path-resolution"], false),
     (&["--variables"], true),
+    (&["--no-normalize"], false),
+    (&["--no-normalize", "--format", "json"], false),
+    (&["--output", "written.yaml"], false),
 ];
 
 /// `stdout` as compared: its lines sorted when their order is random.

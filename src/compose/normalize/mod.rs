@@ -196,9 +196,6 @@ pub fn canonical_service(name: &str, svc: &mut Map<String, Value>) -> Result<(),
     if let Some(deploy) = sub_map(svc, "deploy") {
         canonical_deploy(deploy, &at("deploy"))?;
     }
-    if svc.get("pull_policy").and_then(Value::as_str) == Some("if_not_present") {
-        svc.insert("pull_policy".into(), json!("missing"));
-    }
     Ok(())
 }
 
@@ -492,15 +489,16 @@ fn healthcheck(v: &Value, p: &str) -> Result<Value, LoadError> {
     Ok(Value::Object(h))
 }
 
-/// Fills in compose's defaults for a canonical service (`transform/defaults.go`,
-/// `loader/normalize.go`): build context/dockerfile, port protocol, bind options, default
-/// network, secret targets, implicit `depends_on` from links / `service:` modes / volumes_from.
-pub fn apply_service_defaults(svc: &mut Map<String, Value>) {
+/// Fills in compose's defaults for a canonical service (`transform/defaults.go`): build
+/// context, bind options, secret targets; and unless `normalize` is false (`config
+/// --no-normalize`), `loader/normalize.go`'s: dockerfile, `pull_policy`, default network,
+/// implicit `depends_on` from links / `service:` modes / volumes_from.
+pub fn apply_service_defaults(svc: &mut Map<String, Value>, normalize: bool) {
     if let Some(b) = sub_map(svc, "build") {
         if !b.contains_key("context") {
             b.insert("context".into(), json!("."));
         }
-        if !b.contains_key("dockerfile") && !b.contains_key("dockerfile_inline") {
+        if normalize && !b.contains_key("dockerfile") && !b.contains_key("dockerfile_inline") {
             b.insert("dockerfile".into(), json!("Dockerfile"));
         }
     }
@@ -521,6 +519,12 @@ pub fn apply_service_defaults(svc: &mut Map<String, Value>) {
                 s.insert("target".into(), json!(format!("/run/secrets/{source}")));
             }
         }
+    }
+    if !normalize {
+        return;
+    }
+    if svc.get("pull_policy").and_then(Value::as_str) == Some("if_not_present") {
+        svc.insert("pull_policy".into(), json!("missing"));
     }
     if !svc.contains_key("networks") && !svc.contains_key("network_mode") {
         svc.insert("networks".into(), json!({"default": null}));
@@ -695,16 +699,18 @@ pub fn resolve_valueless_environment(svc: &mut Map<String, Value>, lookup: Looku
     }
 }
 
-/// Top-level networks/volumes/secrets/configs: null → `{}`, and the `name` compose derives
-/// (`<project>_<key>`, or the key itself when external); the `default` network when used.
-pub fn finish_resources(model: &mut Map<String, Value>, project: &str) {
-    let uses_default = model
-        .get("services")
-        .and_then(Value::as_object)
-        .is_some_and(|s| {
-            s.values()
-                .any(|svc| svc.get("networks").and_then(|n| n.get("default")).is_some())
-        });
+/// Top-level networks/volumes/secrets/configs: null → `{}`; and unless `normalize` is false
+/// (`config --no-normalize`), the `name` compose derives (`<project>_<key>`, or the key itself
+/// when external) and the `default` network when used.
+pub fn finish_resources(model: &mut Map<String, Value>, project: &str, normalize: bool) {
+    let uses_default = normalize
+        && model
+            .get("services")
+            .and_then(Value::as_object)
+            .is_some_and(|s| {
+                s.values()
+                    .any(|svc| svc.get("networks").and_then(|n| n.get("default")).is_some())
+            });
     if uses_default {
         let networks = model.entry("networks").or_insert_with(|| json!({}));
         if let Value::Object(n) = networks
@@ -729,6 +735,7 @@ pub fn finish_resources(model: &mut Map<String, Value>, project: &str) {
                     }
                 }
                 if let Value::Object(m) = item
+                    && normalize
                     && !m.contains_key("name")
                 {
                     let external = m.get("external").is_some_and(|e| e == &json!(true));
@@ -970,7 +977,7 @@ mod tests {
         .as_object()
         .cloned()
         .expect("map");
-        apply_service_defaults(&mut m);
+        apply_service_defaults(&mut m, true);
         resolve_service_paths(&mut m, Path::new("/p"), None);
         assert_eq!(
             m["build"],
@@ -1067,7 +1074,7 @@ mod tests {
             .as_object()
             .cloned()
             .expect("map");
-        finish_resources(&mut m, "p");
+        finish_resources(&mut m, "p", true);
         assert_eq!(
             m["volumes"],
             json!({"v": {"name": "p_v"}, "e": {"external": true, "name": "e"}, "l": {"external": true, "name": "old"}})
