@@ -22,6 +22,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         skip_path_resolution: false,
         templates_as_written: false,
         skip_normalization: false,
+        raw_model: false,
     };
     let _ = load(&opts);
 });

@@ -113,6 +113,7 @@ pub fn load(
             resolve_paths: true,
             interpolate_and_validate: ctx.interpolate_and_validate,
             normalize: ctx.normalize,
+            raw: ctx.raw,
         };
         let model = assemble(sources, &sub, warnings, &mut Origins::default())?;
         imported = merge::merge(imported, Value::Object(model)).map_err(|e| e.in_file(file))?;
@@ -148,6 +149,7 @@ mod tests {
             resolve_paths: true,
             interpolate_and_validate: true,
             normalize: true,
+            raw: false,
         }
     }
 

@@ -65,6 +65,7 @@ pub fn plan_argv(
         skip_path_resolution: false,
         templates_as_written: false,
         skip_normalization: false,
+        raw_model: false,
     })
     .map_err(|e| e.to_string())?;
     let project = Project::from_canonical(&loaded.model).map_err(|e| e.to_string())?;
