@@ -209,18 +209,19 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
                 "service filtering is not applied when --no-interpolate is set, the full model will be rendered".into(),
             );
         }
-        let all_services = service_keys(&model);
-        return Ok(Loaded {
+        let mut loaded = Loaded {
             model: raw_model(model, &name, !opts.skip_normalization),
             name,
             working_dir: found.working_dir,
             compose_files: found.files,
             environment: env,
             profiles: found.profiles,
-            all_services,
+            all_services: Vec::new(),
             all_profiles: Vec::new(),
             warnings,
-        });
+        };
+        loaded.all_services = loaded.service_names();
+        return Ok(loaded);
     }
     model.remove("name");
     let services = match model.remove("services") {
@@ -317,15 +318,6 @@ fn raw_model(mut model: Map<String, Value>, name: &str, normalize: bool) -> Valu
         }
     }
     Value::Object(model)
-}
-
-/// The service names of a model, in its order.
-fn service_keys(model: &Map<String, Value>) -> Vec<String> {
-    model
-        .get("services")
-        .and_then(Value::as_object)
-        .map(|s| s.keys().cloned().collect())
-        .unwrap_or_default()
 }
 
 /// The last non-empty top-level `name:` of the main files, interpolated unless `interpolate`
