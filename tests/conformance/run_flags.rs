@@ -85,7 +85,10 @@ const FLAGS: &[&[&str]] = &[
     &["-T"],
     &["-d"],
     &["-i=false"],
+    &["-t"],
     &["--entrypoint", "sh -c"],
+    &["--env-from-file", "run.env"],
+    &["--no-deps=false"],
 ];
 
 /// Targets and commands the combinations pick from.
@@ -322,6 +325,7 @@ fn run_flags_shape_the_one_off_as_compose_does() {
     std::fs::create_dir_all(dir.join("data")).expect("project dir");
     std::fs::write(dir.join("compose.yaml"), COMPOSE).expect("compose file");
     std::fs::write(dir.join(".env"), "HOST_VAR=from-dotenv\n").expect(".env");
+    std::fs::write(dir.join("run.env"), "FROM_FILE=1\nA=from-file\n").expect("run.env");
     let (mut differences, combos) = (Vec::new(), combinations());
     for args in &combos {
         let out = Command::new(&oracle)
@@ -346,7 +350,16 @@ fn run_flags_shape_the_one_off_as_compose_does() {
             .chain(args)
             .map(|s| s.to_string())
             .collect();
-        let got = plan_argv(&dir, &argv, IndexMap::new()).map(|(plan, _)| from_plan(&plan));
+        // stdin is not a terminal here: a run that attaches it to a TTY fails, in krun as in
+        // compose, but krun checks that when it runs, not under --dry-run (which attaches
+        // nothing)
+        let got = plan_argv(&dir, &argv, IndexMap::new()).and_then(|(plan, _)| {
+            let io = plan.one_off.io;
+            if io.tty && io.interactive {
+                return Err("stdin is not a terminal".to_string());
+            }
+            Ok(from_plan(&plan))
+        });
         let problem = match (&want, &got) {
             (Some(w), Ok(g)) if w == g => None,
             (None, Err(_)) => None,
