@@ -147,6 +147,8 @@ struct Gen {
     networks: Vec<String>,
     secrets: bool,
     configs: bool,
+    /// A service merges the `x-common` anchor (`<<: *common`).
+    common: bool,
 }
 
 impl Gen {
@@ -491,6 +493,14 @@ impl Gen {
                 Y::L(vec![raw(self.rng.pick(&["debug", "tools"]))]),
             ));
         }
+        if self.rng.chance(30) {
+            for _ in 0..1 + self.rng.below(3) {
+                let (key, value) = self.misc();
+                if !m.iter().any(|(k, _)| *k == key) {
+                    m.push((key, value));
+                }
+            }
+        }
         if self.rng.chance(15) {
             m.push((
                 "restart".into(),
@@ -500,6 +510,85 @@ impl Gen {
             ));
         }
         m
+    }
+
+    /// One of the other service keys, in one of its syntaxes.
+    fn misc(&mut self) -> (String, Y) {
+        let (key, value) = match self.rng.below(12) {
+            0 => (
+                "extra_hosts",
+                if self.rng.chance(50) {
+                    Y::L(vec![
+                        q("host.docker.internal:host-gateway"),
+                        q("db=10.0.0.1"),
+                    ])
+                } else {
+                    Y::M(vec![("api.local".into(), q("10.0.0.2"))])
+                },
+            ),
+            1 => (
+                "tmpfs",
+                if self.rng.chance(50) {
+                    raw("/run")
+                } else {
+                    Y::L(vec![raw("/run"), q("/tmp:size=64m")])
+                },
+            ),
+            2 => (
+                "ulimits",
+                Y::M(vec![
+                    (
+                        "nofile".into(),
+                        Y::M(vec![
+                            ("soft".into(), raw("1024")),
+                            ("hard".into(), raw("2048")),
+                        ]),
+                    ),
+                    ("nproc".into(), raw("65535")),
+                ]),
+            ),
+            3 => (
+                "deploy",
+                Y::M(vec![
+                    ("replicas".into(), raw("2")),
+                    (
+                        "resources".into(),
+                        Y::M(vec![(
+                            "limits".into(),
+                            Y::M(vec![
+                                ("cpus".into(), q("0.5")),
+                                ("memory".into(), raw("512M")),
+                            ]),
+                        )]),
+                    ),
+                ]),
+            ),
+            4 => ("cap_add", Y::L(vec![raw("NET_ADMIN")])),
+            5 => (
+                "stop_grace_period",
+                raw(self.rng.pick(&["1m30s", "10s", "500ms"])),
+            ),
+            6 => (
+                "entrypoint",
+                if self.rng.chance(50) {
+                    q("/entry.sh --flag")
+                } else {
+                    Y::L(vec![q("/bin/sh"), q("-c")])
+                },
+            ),
+            7 => ("working_dir", q(&format!("/srv/{}", self.var()))),
+            8 => ("user", q("1000:1000")),
+            9 => ("init", raw("true")),
+            10 => (
+                "mem_limit",
+                raw(self.rng.pick(&["1g", "512m", "1073741824"])),
+            ),
+            _ => {
+                self.common = true;
+                ("<<", raw("*common"))
+            }
+        };
+        (key.to_string(), value)
     }
 
     /// `extends`: of a `base` service in the same file, or of `lib/common.yaml`'s `shared`
@@ -660,6 +749,7 @@ fn project(seed: u64) -> Value {
         networks: Vec::new(),
         secrets: false,
         configs: false,
+        common: false,
     };
     let mut root: Vec<(String, Y)> = Vec::new();
     if g.rng.chance(15) {
@@ -690,6 +780,11 @@ fn project(seed: u64) -> Value {
     let names: Vec<String> = services.iter().map(|(k, _)| k.clone()).collect();
     root.push(("services".into(), Y::M(services)));
     root.extend(g.top_level());
+    if g.common || g.rng.chance(10) {
+        let anchor =
+            r#"&common {environment: {X_COMMON: "1"}, labels: {com.example.common: "yes"}}"#;
+        root.insert(0, ("x-common".into(), raw(anchor)));
+    }
     g.files
         .insert(0, ("compose.yaml".into(), Y::M(root).text()));
     let mut args = serde_json::Map::new();
