@@ -472,6 +472,14 @@ impl Gen {
             let d = self.depends_on(earlier);
             m.push(("depends_on".into(), d));
         }
+        if !earlier.is_empty() && self.rng.chance(10) {
+            let other = earlier[self.rng.below(earlier.len())].clone();
+            m.push(match self.rng.below(3) {
+                0 => ("links".into(), Y::L(vec![q(&format!("{other}:alias"))])),
+                1 => ("volumes_from".into(), Y::L(vec![q(&format!("{other}:ro"))])),
+                _ => ("network_mode".into(), q(&format!("service:{other}"))),
+            });
+        }
         if self.rng.chance(25) {
             let h = self.healthcheck();
             m.push(("healthcheck".into(), h));
@@ -718,21 +726,31 @@ impl Gen {
         }
         if self.secrets {
             self.files.push(("secret.txt".into(), "s3cret\n".into()));
+            let source = match self.rng.below(4) {
+                0 => ("environment", raw("FROM_SHELL")),
+                1 => ("external", raw("true")),
+                _ => ("file", raw("./secret.txt")),
+            };
             top.push((
                 "secrets".into(),
                 Y::M(vec![(
                     "token".into(),
-                    Y::M(vec![("file".into(), raw("./secret.txt"))]),
+                    Y::M(vec![(source.0.into(), source.1)]),
                 )]),
             ));
         }
         if self.configs {
             self.files.push(("conf.txt".into(), "conf\n".into()));
+            let source = match self.rng.below(4) {
+                0 => ("content", q(&format!("value {}", self.var()))),
+                1 => ("environment", raw("FROM_SHELL")),
+                _ => ("file", raw("conf.txt")),
+            };
             top.push((
                 "configs".into(),
                 Y::M(vec![(
                     "conf".into(),
-                    Y::M(vec![("file".into(), raw("conf.txt"))]),
+                    Y::M(vec![(source.0.into(), source.1)]),
                 )]),
             ));
         }
