@@ -538,7 +538,7 @@ services:
     tmpfs: /run
     cap_add: [NET_ADMIN]
     init: true
-    mem_limit: 1g
+    mem_limit: 512m
   db:
     image: postgres
     networks: [backend, default]
