@@ -65,17 +65,33 @@ fn config(project: &ProjectArgs, req: &ConfigRequest) -> anyhow::Result<u8> {
         Selection::Services(req.services.clone())
     };
     let variables = req.view == ConfigView::Variables;
+    // compose's --variables reads its map model too; its other views ignore --no-interpolate
+    let raw = variables
+        || req.no_interpolate && matches!(req.view, ConfigView::Model | ConfigView::Quiet);
     let loaded = load_with(project, selection, |opts| {
         opts.skip_env_resolution = req.no_env_resolution || req.view.skips_env_resolution();
         opts.skip_consistency = req.no_consistency || variables;
         opts.skip_path_resolution = req.no_path_resolution;
         opts.templates_as_written = variables;
+        opts.skip_normalization = req.no_normalize;
+        opts.raw_model = raw;
     })?;
     let format = match req.format {
         OutputFormat::Yaml => ConfigFormat::Yaml,
         OutputFormat::Json => ConfigFormat::Json,
     };
-    print!("{}", compose::views::show(&loaded, &req.view, format)?);
+    let text = match req.view {
+        ConfigView::Model if raw => compose::render::raw(&loaded.model, format),
+        _ => compose::views::show(&loaded, &req.view, format)?,
+    };
+    match &req.output {
+        // as compose: an empty view (`--quiet`) leaves the file alone
+        Some(path) if !text.is_empty() => std::fs::write(path, text).map_err(|e| {
+            let reason = compose::discovery::io_text(&e);
+            anyhow::anyhow!("open {}: {reason}", path.display())
+        })?,
+        _ => print!("{text}"),
+    }
     Ok(0)
 }
 

@@ -155,6 +155,12 @@ pub struct ConfigRequest {
     pub no_consistency: bool,
     /// `--no-path-resolution`: keep relative paths as written.
     pub no_path_resolution: bool,
+    /// `--no-interpolate`: keep `${VAR}` as written; compose prints its raw merged model.
+    pub no_interpolate: bool,
+    /// `--no-normalize`: no implicit default network, build defaults or resource names.
+    pub no_normalize: bool,
+    /// `-o/--output FILE`: write there instead of standard output.
+    pub output: Option<PathBuf>,
     /// Restrict to these services (and their dependencies).
     pub services: Vec<String>,
 }

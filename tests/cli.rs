@@ -94,6 +94,11 @@ fn workdir_must_be_absolute() {
 #[test]
 fn output_needs_dry_run() {
     usage_error(&["-o", "json", "web"], "add --dry-run");
+    // outside `config` (where it names the file to write), -o is a format
+    usage_error(
+        &["--dry-run", "-o", "xml", "web"],
+        "invalid value 'xml' for '--output <FORMAT>'",
+    );
 }
 
 #[test]

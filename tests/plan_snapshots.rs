@@ -8,30 +8,11 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use krun::cli::args::OutputFormat;
-use krun::cli::{Request, Terminals};
-use krun::compose::model::Project;
-use krun::compose::{LoadOptions, Selection};
-use krun::plan::{self, FileKind, LocalFiles, Object, Plan, PlanInput, RealFiles};
+use krun::plan::{self, Object, Plan};
 
-const SLUG: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-/// The real file system, with the case directory as the current directory.
-struct CaseFiles(PathBuf);
-
-impl LocalFiles for CaseFiles {
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        RealFiles.read(path)
-    }
-    fn kind(&self, path: &Path) -> Option<FileKind> {
-        RealFiles.kind(path)
-    }
-    fn list(&self, path: &Path) -> std::io::Result<Vec<(String, FileKind)>> {
-        RealFiles.list(path)
-    }
-    fn current_dir(&self) -> PathBuf {
-        self.0.clone()
-    }
-}
+#[path = "support/plan.rs"]
+mod support;
+use support::plan_argv;
 
 fn cases() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/plan");
@@ -50,15 +31,6 @@ fn plan_case(dir: &Path) -> Result<(Plan, OutputFormat), String> {
     let args = std::fs::read_to_string(dir.join("args")).map_err(|e| e.to_string())?;
     let mut argv = vec!["krun".to_string(), "--dry-run".to_string()];
     argv.extend(krun::compose::shellwords::split(args.trim()).map_err(|e| format!("{e:?}"))?);
-    let terminals = Terminals {
-        stdin: false,
-        stdout: false,
-        stdin_null: false,
-    };
-    let invocation = krun::cli::parse(&argv, terminals).map_err(|e| e.to_string())?;
-    let Request::Run(request) = invocation.request else {
-        return Err("not a run".into());
-    };
     let mut env = IndexMap::new();
     if let Ok(text) = std::fs::read_to_string(dir.join("env")) {
         for line in text.lines().filter(|l| !l.is_empty()) {
@@ -66,52 +38,7 @@ fn plan_case(dir: &Path) -> Result<(Plan, OutputFormat), String> {
             env.insert(k.to_string(), v.to_string());
         }
     }
-    let p = invocation.project;
-    let loaded = krun::compose::load(&LoadOptions {
-        files: p.files,
-        project_name: p.project_name,
-        project_directory: p.project_directory,
-        env_files: p.env_files,
-        profiles: p.profiles,
-        cwd: dir.to_path_buf(),
-        env,
-        stdin: None,
-        selection: Selection::Run(request.service.clone()),
-        skip_env_resolution: false,
-        skip_consistency: false,
-        skip_path_resolution: false,
-        templates_as_written: false,
-    })
-    .map_err(|e| e.to_string())?;
-    let project = Project::from_canonical(&loaded.model).map_err(|e| e.to_string())?;
-    let env_from_files = request
-        .env_from_files
-        .iter()
-        .map(|f| {
-            let text = std::fs::read_to_string(dir.join(f))
-                .map_err(|e| format!("open {}: {e}", f.display()))?;
-            Ok((f.clone(), text))
-        })
-        .collect::<Result<Vec<_>, String>>()?;
-    let files = CaseFiles(dir.to_path_buf());
-    // Images of build: services as a run would push them to a registry.
-    let jobs = krun::build::jobs(&project, &request).map_err(|e| e.to_string())?;
-    let registry = krun::build::registry::Destination::registry("registry.test:5000", "test");
-    let images = krun::build::images(&jobs, Some(&registry));
-    let input = PlanInput {
-        loaded: &loaded,
-        project: &project,
-        request: &request,
-        namespace: "krun-test".into(),
-        env_from_files,
-        slug: SLUG.into(),
-        files: &files,
-        images: &images,
-    };
-    let output = request.settings.output;
-    plan::plan(&input)
-        .map(|p| (p, output))
-        .map_err(|e| e.to_string())
+    plan_argv(dir, &argv, env)
 }
 
 /// What the runtime is told besides the objects.

@@ -21,6 +21,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         skip_consistency: false,
         skip_path_resolution: false,
         templates_as_written: false,
+        skip_normalization: false,
+        raw_model: false,
     };
     let _ = load(&opts);
 });

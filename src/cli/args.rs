@@ -37,6 +37,8 @@ pub const USAGE: &str = "krun [OPTIONS] SERVICE [COMMAND] [ARGS...]
                   and Services, the command runs in a new pod attached to your terminal.",
     override_usage = USAGE,
     subcommand_negates_reqs = true,
+    // a repeated option takes its last value, as pflag (compose's parser) does
+    args_override_self = true,
     after_help = AFTER_HELP
 )]
 pub struct Cli {
@@ -55,7 +57,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a one-off command on a service (the default when no subcommand is given)
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = AFTER_HELP, args_override_self = true)]
     Run(Box<RunArgs>),
     /// Parse, resolve and render the compose file in canonical format
     Config(ConfigArgs),
@@ -117,16 +119,18 @@ pub struct GlobalArgs {
     /// Print the objects krun would create, and create nothing
     #[arg(long, global = true, help_heading = "krun options")]
     pub dry_run: bool,
-    /// Output format of --dry-run
+    /// Output format of --dry-run (yaml|json); with `config`, the file to write instead of
+    /// standard output (as `docker compose config -o`)
+    // one global option for both: clap cannot give `config` an `--output` of its own beside a
+    // global one, and `config` has no --dry-run to format
     #[arg(
         short = 'o',
         long,
-        value_enum,
-        value_name = "FORMAT",
+        value_name = "FORMAT|FILE",
         global = true,
         help_heading = "krun options"
     )]
-    pub output: Option<OutputFormat>,
+    pub output: Option<String>,
     /// Limit for the whole run, e.g. 30s, 10m (the pod's activeDeadlineSeconds too; exit 124)
     #[arg(
         long,
@@ -320,6 +324,12 @@ pub struct ConfigArgs {
     /// Don't resolve file paths
     #[arg(long)]
     pub no_path_resolution: bool,
+    /// Don't interpolate environment variables
+    #[arg(long)]
+    pub no_interpolate: bool,
+    /// Don't normalize compose model
+    #[arg(long)]
+    pub no_normalize: bool,
     /// Restrict to these services and their dependencies
     #[arg(value_name = "SERVICE")]
     pub service_names: Vec<String>,

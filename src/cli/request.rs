@@ -1,7 +1,10 @@
 //! Typed requests built from the parsed command line, with every check `docker compose run`
 //! makes before it touches anything (compose's own messages, so users can search them).
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use clap::ValueEnum;
 
 use super::args::{self, RunArgs};
 use crate::compose::normalize::units;
@@ -88,11 +91,21 @@ fn config_view(c: &args::ConfigArgs) -> ConfigView {
 /// Turns parsed arguments into a validated invocation; `terminals` feeds compose's TTY decision.
 pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageError> {
     let g = cli.global;
-    if g.output.is_some() && !g.dry_run {
-        return Err(usage(
-            "-o/--output prints the objects of a --dry-run; add --dry-run, or drop -o",
-        ));
-    }
+    let config = matches!(cli.command, Some(args::Command::Config(_)));
+    let output_file = g.output.clone().filter(|_| config).map(PathBuf::from);
+    let output = match g.output.as_deref().filter(|_| !config) {
+        Some(_) if !g.dry_run => {
+            return Err(usage(
+                "-o/--output prints the objects of a --dry-run; add --dry-run, or drop -o",
+            ));
+        }
+        Some(text) => OutputFormat::from_str(text, false).map_err(|_| {
+            usage(format!(
+                "invalid value '{text}' for '--output <FORMAT>': possible values: yaml, json"
+            ))
+        })?,
+        None => OutputFormat::Yaml,
+    };
     let project = ProjectArgs {
         files: g.files,
         project_name: g.project_name,
@@ -107,7 +120,7 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
     };
     let settings = RunSettings {
         dry_run: g.dry_run,
-        output: g.output.unwrap_or(OutputFormat::Yaml),
+        output,
         timeout: g
             .timeout
             .as_deref()
@@ -144,6 +157,9 @@ pub fn build(cli: args::Cli, terminals: Terminals) -> Result<Invocation, UsageEr
             no_env_resolution: c.no_env_resolution,
             no_consistency: c.no_consistency,
             no_path_resolution: c.no_path_resolution,
+            no_interpolate: c.no_interpolate,
+            no_normalize: c.no_normalize,
+            output: output_file,
             services: c.service_names,
         }),
         Some(args::Command::Ps(p)) => Request::Ps(PsRequest {

@@ -51,6 +51,11 @@ pub struct Ctx<'a> {
     /// Whether templates are substituted and the schema checked: not for the variables
     /// view, which needs the templates as written.
     pub interpolate_and_validate: bool,
+    /// Whether compose's normalisation applies (all but `config --no-normalize`).
+    pub normalize: bool,
+    /// compose-go's map model (`config --no-interpolate`): templates as written, only
+    /// `transform.Canonical`'s long syntax, the schema still checked.
+    pub raw: bool,
 }
 
 impl Ctx<'_> {
@@ -99,7 +104,7 @@ pub fn interpolate_doc(
     ctx: &Ctx<'_>,
     warnings: &mut Vec<String>,
 ) -> Result<(), LoadError> {
-    if !ctx.interpolate_and_validate {
+    if !ctx.interpolate_and_validate || ctx.raw {
         return Ok(());
     }
     let Document { value, lines, .. } = doc;
@@ -166,6 +171,11 @@ pub fn assemble(
             model = merge::merge(model, Value::Object(cfg)).map_err(|e| file_err(e, &doc.lines))?;
             // compose-go validates each merge after making list entries unique
             merge::enforce_unicity(&mut model);
+            if ctx.raw {
+                // and then brings the whole model to its canonical syntax, file after file
+                raw_canonical(&mut model).map_err(|e| file_err(e, &doc.lines))?;
+                merge::enforce_unicity(&mut model);
+            }
             if let Some(m) = model.as_object().filter(|_| ctx.interpolate_and_validate) {
                 schema::validate(m).map_err(|e| {
                     let line = line_of_message(&e.message, &doc.lines);
@@ -189,7 +199,19 @@ pub fn assemble(
     Ok(model)
 }
 
-/// Canonical syntax, defaults, uniqueness, absolute paths and valueless environment entries.
+/// [`normalize::canonical_service_raw`] on every service of `model`.
+fn raw_canonical(model: &mut Value) -> Result<(), LoadError> {
+    let services = model.get_mut("services").and_then(Value::as_object_mut);
+    for svc in services.into_iter().flat_map(|s| s.values_mut()) {
+        if let Value::Object(svc) = svc {
+            normalize::canonical_service_raw(svc)?;
+        }
+    }
+    Ok(())
+}
+
+/// Canonical syntax, defaults, uniqueness, absolute paths and valueless environment entries
+/// (of the map model only, when `ctx.raw`: neither the types' syntax nor the environment).
 fn finish(model: &mut Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), LoadError> {
     if let Some(Value::Object(services)) = model.get_mut("services") {
         for (name, svc) in services.iter_mut() {
@@ -199,7 +221,11 @@ fn finish(model: &mut Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), LoadError
                         .at_path(format!("services.{name}")),
                 );
             };
-            normalize::canonical_service(name, svc)?;
+            if ctx.raw {
+                normalize::canonical_service_raw(svc)?;
+            } else {
+                normalize::canonical_service(name, svc)?;
+            }
         }
     }
     let mut wrapped = Value::Object(std::mem::take(model));
@@ -210,14 +236,21 @@ fn finish(model: &mut Map<String, Value>, ctx: &Ctx<'_>) -> Result<(), LoadError
     let lookup = |k: &str| ctx.lookup(k);
     if let Some(Value::Object(services)) = model.get_mut("services") {
         for svc in services.values_mut().filter_map(Value::as_object_mut) {
-            normalize::apply_service_defaults(svc);
+            normalize::apply_service_defaults(svc, ctx.normalize);
             if ctx.resolve_paths {
                 normalize::resolve_service_paths(svc, ctx.working_dir, ctx.home);
             }
-            normalize::resolve_valueless_environment(svc, &lookup);
+            if ctx.raw {
+                normalize::raw_port_defaults(svc);
+            } else {
+                normalize::omit_struct_defaults(svc);
+                normalize::resolve_valueless_environment(svc, &lookup);
+            }
         }
     }
-    normalize::canonical_resources(model)?;
+    if !ctx.raw {
+        normalize::canonical_resources(model)?;
+    }
     if ctx.resolve_paths {
         normalize::resolve_resource_paths(model, ctx.working_dir, ctx.home);
     }
@@ -239,6 +272,8 @@ mod tests {
             include_stack: Vec::new(),
             resolve_paths: true,
             interpolate_and_validate: true,
+            normalize: true,
+            raw: false,
         };
         let sources = texts
             .iter()

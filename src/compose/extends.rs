@@ -101,7 +101,7 @@ impl Resolver<'_, '_> {
                 let base = self
                     .resolve(&reference, &mut other, &path, &other_dir, &all, tracker)
                     .map_err(|e| e.in_file(&path))?
-                    .map(|b| rebase(&reference, b, &other_dir, self.ctx.home))
+                    .map(|b| rebase(&reference, b, &other_dir, self.ctx))
                     .transpose()?;
                 (base, all)
             }
@@ -150,14 +150,18 @@ impl Resolver<'_, '_> {
     }
 }
 
-/// Makes a base service from another file self-contained: canonical syntax, paths absolute
-/// against that file's directory.
-fn rebase(name: &str, base: Value, dir: &Path, home: Option<&str>) -> Result<Value, LoadError> {
+/// Makes a base service from another file self-contained: canonical syntax (the map model's
+/// only, for `--no-interpolate`), paths absolute against that file's directory.
+fn rebase(name: &str, base: Value, dir: &Path, ctx: &Ctx<'_>) -> Result<Value, LoadError> {
     let Value::Object(mut svc) = base else {
         return Ok(base);
     };
-    normalize::canonical_service(name, &mut svc)?;
-    normalize::resolve_service_paths(&mut svc, dir, home);
+    if ctx.raw {
+        normalize::canonical_service_raw(&mut svc)?;
+    } else {
+        normalize::canonical_service(name, &mut svc)?;
+    }
+    normalize::resolve_service_paths(&mut svc, dir, ctx.home);
     Ok(Value::Object(svc))
 }
 
@@ -184,6 +188,8 @@ mod tests {
             include_stack: Vec::new(),
             resolve_paths: true,
             interpolate_and_validate: true,
+            normalize: true,
+            raw: false,
         };
         let mut services = services.as_object().cloned().unwrap_or_default();
         apply(

@@ -112,6 +112,8 @@ pub fn load(
             include_stack: stack.clone(),
             resolve_paths: true,
             interpolate_and_validate: ctx.interpolate_and_validate,
+            normalize: ctx.normalize,
+            raw: ctx.raw,
         };
         let model = assemble(sources, &sub, warnings, &mut Origins::default())?;
         imported = merge::merge(imported, Value::Object(model)).map_err(|e| e.in_file(file))?;
@@ -146,6 +148,8 @@ mod tests {
             include_stack: Vec::new(),
             resolve_paths: true,
             interpolate_and_validate: true,
+            normalize: true,
+            raw: false,
         }
     }
 

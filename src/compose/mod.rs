@@ -67,6 +67,12 @@ pub struct LoadOptions {
     pub skip_path_resolution: bool,
     /// Neither interpolate nor check the schema (`config --variables`).
     pub templates_as_written: bool,
+    /// Skip compose's normalisation: no default network, dockerfile, resource names, implicit
+    /// dependencies or build args from the environment (`config --no-normalize`).
+    pub skip_normalization: bool,
+    /// compose-go's map model instead of the project (`config --no-interpolate`): templates
+    /// as written, no profiles, selection, env files or types; [`render::raw`] prints it.
+    pub raw_model: bool,
 }
 
 /// Which part of the project a command needs: it decides profile auto-enable and which
@@ -158,19 +164,28 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let from_files = if opts.templates_as_written {
         None
     } else {
-        name_from_files(&sources, &env)?
+        name_from_files(&sources, &env, !opts.raw_model)?
     };
     let dir_name = found
         .working_dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let explicit = [opts.project_name.as_ref(), env.get("COMPOSE_PROJECT_NAME")]
+        .into_iter()
+        .flatten()
+        .any(|n| !n.is_empty());
     let name = project_name::choose(
         opts.project_name.as_deref(),
         env.get("COMPOSE_PROJECT_NAME").map(String::as_str),
         from_files.as_deref(),
         &dir_name,
     )?;
+    // without normalisation, compose prints the name its files give as written
+    let shown_name = match &from_files {
+        Some(written) if opts.skip_normalization && !explicit => written.clone(),
+        _ => name.clone(),
+    };
     env.insert("COMPOSE_PROJECT_NAME".into(), name.clone());
     let ctx = Ctx {
         working_dir: &found.working_dir,
@@ -179,12 +194,34 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         include_stack: Vec::new(),
         resolve_paths: !opts.skip_path_resolution,
         interpolate_and_validate: !opts.templates_as_written,
+        normalize: !opts.skip_normalization,
+        raw: opts.raw_model,
     };
     let mut origins = Origins::default();
     let mut model = assemble::assemble(sources, &ctx, &mut warnings, &mut origins)?;
     if model.is_empty() {
         let file = found.files.first().cloned().unwrap_or_default();
         return Err(LoadError::invalid("empty compose file").in_file(&file));
+    }
+    if opts.raw_model {
+        if matches!(opts.selection, Selection::Services(_)) {
+            warnings.push(
+                "service filtering is not applied when --no-interpolate is set, the full model will be rendered".into(),
+            );
+        }
+        let mut loaded = Loaded {
+            model: raw_model(model, &name, !opts.skip_normalization),
+            name,
+            working_dir: found.working_dir,
+            compose_files: found.files,
+            environment: env,
+            profiles: found.profiles,
+            all_services: Vec::new(),
+            all_profiles: Vec::new(),
+            warnings,
+        };
+        loaded.all_services = loaded.service_names();
+        return Ok(loaded);
     }
     model.remove("name");
     let services = match model.remove("services") {
@@ -197,7 +234,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         "services".into(),
         Value::Object(std::mem::take(&mut active)),
     );
-    normalize::finish_resources(&mut model, &name);
+    normalize::finish_resources(&mut model, &name, !opts.skip_normalization);
     if !opts.skip_consistency {
         validate::consistency(&model, &disabled).map_err(|e| origins.locate(e))?;
     }
@@ -228,8 +265,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         profiles::select(&mut active, names)?;
     }
     drop(disabled);
-    resolve_service_files(&mut active, &env, !opts.skip_env_resolution)
-        .map_err(|e| origins.locate(e))?;
+    resolve_service_files(&mut active, &env, opts).map_err(|e| origins.locate(e))?;
     for svc in active.values_mut().filter_map(Value::as_object_mut) {
         for key in ["command", "entrypoint"] {
             svc.entry(key).or_insert(Value::Null);
@@ -237,9 +273,9 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     }
     model.insert("services".into(), Value::Object(active));
     drop_unused_resources(&mut model);
-    normalize::finish_resources(&mut model, &name);
+    normalize::finish_resources(&mut model, &name, !opts.skip_normalization);
     let mut project = Map::new();
-    project.insert("name".into(), json!(name));
+    project.insert("name".into(), json!(shown_name));
     project.extend(model);
     let model = render::canonical_order(Value::Object(project));
     let mut seen = std::collections::HashSet::new();
@@ -257,17 +293,50 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     })
 }
 
-/// The last non-empty top-level `name:` of the main files, interpolated (compose pre-scans it
-/// so that `${COMPOSE_PROJECT_NAME}` works everywhere).
+/// `config --no-interpolate`'s model (compose-go's `LoadModelWithContext`): normalisation
+/// names the project and its resources and drops build args the loader cannot resolve (it
+/// gets no environment to resolve them from).
+fn raw_model(mut model: Map<String, Value>, name: &str, normalize: bool) -> Value {
+    if normalize {
+        model.insert("name".into(), json!(name));
+        normalize::finish_resources(&mut model, name, true);
+        for svc in model
+            .get_mut("services")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|s| s.values_mut())
+        {
+            // (a list left empty prints `[]` in YAML as compose does, but `[]` where compose's
+            // JSON says null)
+            match svc.get_mut("build").and_then(|b| b.get_mut("args")) {
+                Some(Value::Object(args)) => args.retain(|_, v| !v.is_null()),
+                Some(Value::Array(args)) => {
+                    args.retain(|a| a.as_str().is_none_or(|a| a.contains('=')));
+                }
+                _ => {}
+            }
+        }
+    }
+    Value::Object(model)
+}
+
+/// The last non-empty top-level `name:` of the main files, interpolated unless `interpolate`
+/// is false (compose pre-scans it so that `${COMPOSE_PROJECT_NAME}` works everywhere).
 fn name_from_files(
     sources: &[Source],
     env: &IndexMap<String, String>,
+    interpolate: bool,
 ) -> Result<Option<String>, LoadError> {
     let mut found = None;
     for source in sources {
         for doc in &source.docs {
             match doc.value.get("name") {
                 None | Some(Value::Null) => {}
+                Some(Value::String(s)) if !interpolate => {
+                    if !s.is_empty() {
+                        found = Some(s.clone());
+                    }
+                }
                 Some(Value::String(s)) => {
                     let lookup = |k: &str| env.get(k).cloned();
                     let value =
@@ -292,18 +361,19 @@ fn name_from_files(
     Ok(found)
 }
 
-/// Resolves each service's env_file into its environment (A11, unless `env_files` is false)
-/// and label_file into its labels, dropping those keys.
+/// Resolves each service's env_file into its environment (A11, unless env resolution is
+/// skipped) and label_file into its labels, dropping those keys; valueless build args come
+/// from the environment when normalising.
 fn resolve_service_files(
     services: &mut Map<String, Value>,
     env: &IndexMap<String, String>,
-    env_files: bool,
+    opts: &LoadOptions,
 ) -> Result<(), LoadError> {
     let env_file = file_reader("env file");
     let label_file = file_reader("label file");
     for (name, svc) in services.iter_mut() {
         if let Value::Object(svc) = svc {
-            if env_files {
+            if !opts.skip_env_resolution {
                 normalize::resolve_env_files(svc, env, &env_file)
                     .map_err(|e| e.at_path(format!("services.{name}.env_file")))?;
             } else {
@@ -311,7 +381,9 @@ fn resolve_service_files(
             }
             normalize::resolve_label_files(svc, &label_file)
                 .map_err(|e| e.at_path(format!("services.{name}.label_file")))?;
-            normalize::resolve_build_args(svc, env);
+            if !opts.skip_normalization {
+                normalize::resolve_build_args(svc, env);
+            }
         }
     }
     Ok(())
@@ -466,7 +538,7 @@ services:
     tmpfs: /run
     cap_add: [NET_ADMIN]
     init: true
-    mem_limit: 1g
+    mem_limit: 512m
   db:
     image: postgres
     networks: [backend, default]

@@ -200,6 +200,29 @@ pub fn render(loaded: &Loaded, format: ConfigFormat) -> String {
     }
 }
 
+/// `config --no-interpolate`'s output: compose prints its map model as Go encodes a map
+/// (keys sorted at every level), templates and `$$` as written.
+pub fn raw(model: &Value, format: ConfigFormat) -> String {
+    let model = sorted(model.clone());
+    match format {
+        ConfigFormat::Json => go_json(serde_json::to_string_pretty(&model).unwrap_or_default()),
+        ConfigFormat::Yaml => emit::document(&model),
+    }
+}
+
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> =
+                map.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+            entries.sort_by(|(a, _), (b, _)| a.cmp(b));
+            Value::Object(entries.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +243,17 @@ mod tests {
                 r#"{"name":"p","services":{"a":{},"b":{"ports":[{"mode":"ingress","target":80,"protocol":"tcp"}]}},"x-e":1}"#
             )
         );
+    }
+
+    #[test]
+    fn raw_model_sorts_every_map_and_keeps_templates() {
+        let model =
+            json!({"services": {"a": {"image": "x:${T}", "environment": ["A=$$b"]}}, "name": "p"});
+        assert_eq!(
+            raw(&model, ConfigFormat::Yaml),
+            "name: p\nservices:\n  a:\n    environment:\n      - A=$$b\n    image: x:${T}\n"
+        );
+        assert!(raw(&model, ConfigFormat::Json).ends_with('}'));
     }
 
     #[test]

@@ -186,8 +186,37 @@ fn check_service(
             "services.{name}: can't set container_name and {name} as container name must be unique: invalid compose project"
         )));
     }
+    for (key, twin) in RESOURCE_TWINS {
+        let pointer = format!("/{}", twin.replace('.', "/"));
+        match (amount(s.get(*key)), amount(s.pointer(&pointer))) {
+            (Some(a), Some(b)) if a != 0.0 && b != 0.0 && a != b => {
+                return Err(LoadError::invalid(format!(
+                    "services.{name}: can't set distinct values on '{key}' and '{twin}': invalid compose project"
+                )));
+            }
+            _ => {}
+        }
+    }
     mount_conflicts(name, s, &volumes)?;
     Ok(())
+}
+
+/// Service-level resources and their `deploy.resources` twins: compose refuses both set to
+/// different values.
+const RESOURCE_TWINS: &[(&str, &str)] = &[
+    ("mem_limit", "deploy.resources.limits.memory"),
+    ("cpus", "deploy.resources.limits.cpus"),
+    ("mem_reservation", "deploy.resources.reservations.memory"),
+    ("pids_limit", "deploy.resources.limits.pids"),
+];
+
+/// A canonical resource amount (bytes as a string, cpus and pids as numbers).
+fn amount(v: Option<&Value>) -> Option<f64> {
+    match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
 }
 
 fn mount_conflicts(name: &str, s: &Value, volumes: &[Value]) -> Result<(), LoadError> {
@@ -328,6 +357,25 @@ mod tests {
                 "services.web.volumes[0]: target /data already mounted as services.web.tmpfs[0]"
                     .into()
             )
+        );
+    }
+
+    #[test]
+    fn resources_and_their_deploy_twins_agree() {
+        let check = |v: Value| consistency(&obj(v), &Map::new()).map_err(|e| e.message);
+        let twins = |a: Value, b: Value| {
+            check(json!({"services": {"a": {"image": "i", "mem_limit": a,
+                "deploy": {"resources": {"limits": {"memory": b}}}}}}))
+        };
+        assert!(twins(json!("536870912"), json!("536870912")).is_ok());
+        assert_eq!(
+            twins(json!("1073741824"), json!("536870912")),
+            Err("services.a: can't set distinct values on 'mem_limit' and 'deploy.resources.limits.memory': invalid compose project".into())
+        );
+        let cpus = json!({"services": {"a": {"image": "i", "cpus": 1,
+            "deploy": {"resources": {"limits": {"cpus": 0.5}}}}}});
+        assert!(
+            check(cpus).is_err_and(|m| m.contains("'cpus' and 'deploy.resources.limits.cpus'"))
         );
     }
 

@@ -196,10 +196,100 @@ pub fn canonical_service(name: &str, svc: &mut Map<String, Value>) -> Result<(),
     if let Some(deploy) = sub_map(svc, "deploy") {
         canonical_deploy(deploy, &at("deploy"))?;
     }
-    if svc.get("pull_policy").and_then(Value::as_str) == Some("if_not_present") {
-        svc.insert("pull_policy".into(), json!("missing"));
+    Ok(())
+}
+
+/// compose-go's `transform.Canonical` alone, as it runs without interpolation (`config
+/// --no-interpolate` prints this map model): long syntax for build, env_file, ports, volumes,
+/// depends_on, networks, devices, secrets, configs and dns, everything else as written. A
+/// ports list with an entry it cannot parse stays as it is, as compose-go ignores that parse
+/// error when it does not interpolate. compose-go runs this after each file's merge, so it
+/// must leave what it already made alone.
+pub fn canonical_service_raw(svc: &mut Map<String, Value>) -> Result<(), LoadError> {
+    if let Some(Value::String(context)) = svc.get("build") {
+        let long = json!({"context": context});
+        svc.insert("build".into(), long);
+    }
+    if let Some(secrets) = sub_map(svc, "build").and_then(|b| b.get_mut("secrets")) {
+        *secrets = raw_file_refs(secrets);
+    }
+    for key in ["secrets", "configs"] {
+        if let Some(refs) = svc.get_mut(key) {
+            *refs = raw_file_refs(refs);
+        }
+    }
+    let mut set = |key: &str, f: &dyn Fn(&Value) -> Value| {
+        if let Some(v) = svc.get_mut(key) {
+            *v = f(v);
+        }
+    };
+    set("env_file", &env_files);
+    set("ports", &raw_ports);
+    set("depends_on", &depends_on);
+    set("networks", &names_map);
+    set("devices", &devices);
+    set("dns", &|v| match v {
+        Value::String(_) => json!([v]),
+        other => other.clone(),
+    });
+    if let Some(Value::Array(items)) = svc.get_mut("volumes") {
+        for item in items.iter_mut() {
+            if let Value::String(s) = item {
+                let mut long = volumes::parse_short(s)?;
+                // the types omit it, the map shows the short syntax's default
+                if long["type"] == "bind" {
+                    long["bind"]["create_host_path"] = json!(true);
+                }
+                *item = long;
+            }
+        }
     }
     Ok(())
+}
+
+/// `transformPorts` without interpolation: strings and numbers in long syntax, mappings as
+/// written; the whole list as it is when one string cannot be parsed.
+fn raw_ports(v: &Value) -> Value {
+    let Some(items) = v.as_array() else {
+        return v.clone();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Value::String(_) | Value::Number(_) => match ports::parse_spec(&text(item)) {
+                Ok(parsed) => out.extend(parsed),
+                Err(_) => return v.clone(),
+            },
+            other => out.push(other.clone()),
+        }
+    }
+    Value::Array(out)
+}
+
+/// `transform/defaults.go`'s port defaults, which the map model shows on every long entry.
+pub fn raw_port_defaults(svc: &mut Map<String, Value>) {
+    if let Some(Value::Array(ports)) = svc.get_mut("ports") {
+        for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+            p.entry("mode").or_insert_with(|| json!("ingress"));
+            p.entry("protocol").or_insert_with(|| json!("tcp"));
+        }
+    }
+}
+
+/// `secrets:` / `configs:` entries in long syntax, modes as written.
+fn raw_file_refs(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|r| match r {
+                    Value::String(s) => json!({"source": s}),
+                    other => other.clone(),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 fn canonical_deploy(deploy: &mut Map<String, Value>, p: &str) -> Result<(), LoadError> {
@@ -343,9 +433,7 @@ fn depends_on(v: &Value) -> Value {
                     c.remove("condition")
                         .unwrap_or_else(|| json!("service_started")),
                 );
-                if let Some(restart) = c.remove("restart")
-                    && restart == json!(true)
-                {
+                if let Some(restart) = c.remove("restart") {
                     entry.insert("restart".into(), restart);
                 }
                 entry.insert(
@@ -492,25 +580,17 @@ fn healthcheck(v: &Value, p: &str) -> Result<Value, LoadError> {
     Ok(Value::Object(h))
 }
 
-/// Fills in compose's defaults for a canonical service (`transform/defaults.go`,
-/// `loader/normalize.go`): build context/dockerfile, port protocol, bind options, default
-/// network, secret targets, implicit `depends_on` from links / `service:` modes / volumes_from.
-pub fn apply_service_defaults(svc: &mut Map<String, Value>) {
+/// Fills in compose's defaults for a canonical service (`transform/defaults.go`): build
+/// context, bind options, secret targets; and unless `normalize` is false (`config
+/// --no-normalize`), `loader/normalize.go`'s: dockerfile, `pull_policy`, default network,
+/// implicit `depends_on` from links / `service:` modes / volumes_from.
+pub fn apply_service_defaults(svc: &mut Map<String, Value>, normalize: bool) {
     if let Some(b) = sub_map(svc, "build") {
         if !b.contains_key("context") {
             b.insert("context".into(), json!("."));
         }
-        if !b.contains_key("dockerfile") && !b.contains_key("dockerfile_inline") {
+        if normalize && !b.contains_key("dockerfile") && !b.contains_key("dockerfile_inline") {
             b.insert("dockerfile".into(), json!("Dockerfile"));
-        }
-    }
-    if let Some(Value::Array(vols)) = svc.get_mut("volumes") {
-        for v in vols.iter_mut().filter_map(Value::as_object_mut) {
-            if let Some(Value::Object(b)) = v.get_mut("bind")
-                && b.get("create_host_path") == Some(&json!(true))
-            {
-                b.remove("create_host_path");
-            }
         }
     }
     if let Some(Value::Array(secrets)) = svc.get_mut("secrets") {
@@ -522,10 +602,37 @@ pub fn apply_service_defaults(svc: &mut Map<String, Value>) {
             }
         }
     }
+    if !normalize {
+        return;
+    }
+    if svc.get("pull_policy").and_then(Value::as_str) == Some("if_not_present") {
+        svc.insert("pull_policy".into(), json!("missing"));
+    }
     if !svc.contains_key("networks") && !svc.contains_key("network_mode") {
         svc.insert("networks".into(), json!({"default": null}));
     }
     implicit_dependencies(svc);
+}
+
+/// What compose-go's types omit and its map model keeps: a bind mount's `create_host_path` when
+/// true (its default), a dependency's `restart` when false.
+pub fn omit_struct_defaults(svc: &mut Map<String, Value>) {
+    if let Some(Value::Object(deps)) = svc.get_mut("depends_on") {
+        for dep in deps.values_mut().filter_map(Value::as_object_mut) {
+            if dep.get("restart") == Some(&json!(false)) {
+                dep.remove("restart");
+            }
+        }
+    }
+    if let Some(Value::Array(vols)) = svc.get_mut("volumes") {
+        for v in vols.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(Value::Object(b)) = v.get_mut("bind")
+                && b.get("create_host_path") == Some(&json!(true))
+            {
+                b.remove("create_host_path");
+            }
+        }
+    }
 }
 
 /// Service names referenced by a list key (`links: [db:alias]`, `volumes_from: [data:ro]`),
@@ -567,11 +674,8 @@ fn implicit_dependencies(svc: &mut Map<String, Value>) {
     if let Value::Object(deps) = deps {
         for (name, restart) in implicit {
             if !deps.contains_key(&name) {
-                let entry = if restart {
-                    json!({"condition": "service_started", "restart": true, "required": true})
-                } else {
-                    json!({"condition": "service_started", "required": true})
-                };
+                let entry =
+                    json!({"condition": "service_started", "restart": restart, "required": true});
                 deps.insert(name, entry);
             }
         }
@@ -695,16 +799,18 @@ pub fn resolve_valueless_environment(svc: &mut Map<String, Value>, lookup: Looku
     }
 }
 
-/// Top-level networks/volumes/secrets/configs: null → `{}`, and the `name` compose derives
-/// (`<project>_<key>`, or the key itself when external); the `default` network when used.
-pub fn finish_resources(model: &mut Map<String, Value>, project: &str) {
-    let uses_default = model
-        .get("services")
-        .and_then(Value::as_object)
-        .is_some_and(|s| {
-            s.values()
-                .any(|svc| svc.get("networks").and_then(|n| n.get("default")).is_some())
-        });
+/// Top-level networks/volumes/secrets/configs: null → `{}`; and unless `normalize` is false
+/// (`config --no-normalize`), the `name` compose derives (`<project>_<key>`, or the key itself
+/// when external) and the `default` network when used.
+pub fn finish_resources(model: &mut Map<String, Value>, project: &str, normalize: bool) {
+    let uses_default = normalize
+        && model
+            .get("services")
+            .and_then(Value::as_object)
+            .is_some_and(|s| {
+                s.values()
+                    .any(|svc| svc.get("networks").and_then(|n| n.get("default")).is_some())
+            });
     if uses_default {
         let networks = model.entry("networks").or_insert_with(|| json!({}));
         if let Value::Object(n) = networks
@@ -729,6 +835,7 @@ pub fn finish_resources(model: &mut Map<String, Value>, project: &str) {
                     }
                 }
                 if let Value::Object(m) = item
+                    && normalize
                     && !m.contains_key("name")
                 {
                     let external = m.get("external").is_some_and(|e| e == &json!(true));
@@ -909,7 +1016,38 @@ mod tests {
         assert_eq!(s["extra_hosts"], json!(["a=2.2.2.2", "b=1.1.1.1"]));
         assert_eq!(s["env_file"], json!([{"path": "x.env", "required": true}]));
         assert_eq!(s["shm_size"], json!("1024"));
-        assert_eq!(s["pull_policy"], json!("missing"));
+        // normalisation's, not the canonical syntax's
+        assert_eq!(s["pull_policy"], json!("if_not_present"));
+    }
+
+    /// `--no-interpolate`'s map model: compose-go's transform.Canonical only.
+    #[test]
+    fn raw_canonical_syntax_keeps_what_the_types_would_change() -> Result<(), LoadError> {
+        let mut s = json!({
+            "environment": ["A=1"], "command": "echo hi", "build": ".", "ports": ["${P}:80", "81"],
+            "volumes": ["./a:/a"], "secrets": ["s"], "depends_on": {"db": {"restart": false}}, "dns": "d"
+        })
+        .as_object()
+        .cloned()
+        .expect("map");
+        canonical_service_raw(&mut s)?;
+        assert_eq!(s["environment"], json!(["A=1"]));
+        assert_eq!(s["command"], json!("echo hi"));
+        assert_eq!(s["build"], json!({"context": "."}));
+        assert_eq!(s["ports"], json!(["${P}:80", "81"]));
+        assert_eq!(s["volumes"][0]["bind"], json!({"create_host_path": true}));
+        assert_eq!(s["secrets"], json!([{"source": "s"}]));
+        assert_eq!(
+            s["depends_on"]["db"],
+            json!({"condition": "service_started", "restart": false, "required": true})
+        );
+        assert_eq!(s["dns"], json!(["d"]));
+        let mut bad = json!({"volumes": ["/foo::rw"]})
+            .as_object()
+            .cloned()
+            .expect("map");
+        assert!(canonical_service_raw(&mut bad).is_err());
+        Ok(())
     }
 
     #[test]
@@ -970,7 +1108,8 @@ mod tests {
         .as_object()
         .cloned()
         .expect("map");
-        apply_service_defaults(&mut m);
+        apply_service_defaults(&mut m, true);
+        omit_struct_defaults(&mut m);
         resolve_service_paths(&mut m, Path::new("/p"), None);
         assert_eq!(
             m["build"],
@@ -993,6 +1132,16 @@ mod tests {
             json!({"condition": "service_started", "required": true})
         );
         assert!(m["depends_on"].get("container:x").is_none());
+        let mut m = json!({"build": {}, "pull_policy": "if_not_present"})
+            .as_object()
+            .cloned()
+            .expect("map");
+        apply_service_defaults(&mut m, false);
+        assert_eq!(
+            (&m["build"], &m["pull_policy"]),
+            (&json!({"context": "."}), &json!("if_not_present"))
+        );
+        assert!(m.get("networks").is_none());
     }
 
     #[test]
@@ -1067,7 +1216,7 @@ mod tests {
             .as_object()
             .cloned()
             .expect("map");
-        finish_resources(&mut m, "p");
+        finish_resources(&mut m, "p", true);
         assert_eq!(
             m["volumes"],
             json!({"v": {"name": "p_v"}, "e": {"external": true, "name": "e"}, "l": {"external": true, "name": "old"}})
