@@ -54,6 +54,14 @@ fn ctl(kit: &Path, args: &[&str]) {
     eprintln!("ctl.sh {args:?} took {:?}", started.elapsed());
 }
 
+/// Stops the API server (which takes a while: it is killed once it does not stop), keeps it
+/// away `secs` seconds more, and starts it again.
+fn apiserver_away(kit: &Path, secs: u64) {
+    ctl(kit, &["stop", "kube-apiserver"]);
+    std::thread::sleep(Duration::from_secs(secs));
+    ctl(kit, &["start"]);
+}
+
 /// Waits until the namespace's one-off pod runs (so that the fault comes mid-run).
 fn wait_running(ns: &Namespace, krun: &mut std::process::Child) {
     let deadline = Instant::now() + Duration::from_secs(kit::JOB_SECS);
@@ -139,9 +147,7 @@ fn apiserver_stopped_during_the_output() {
     };
     output_survives(&kubeconfig, dir.path(), "apiserver-logs", 25, 7, || {
         std::thread::sleep(Duration::from_secs(3));
-        ctl(&kit, &["stop", "kube-apiserver"]);
-        std::thread::sleep(Duration::from_secs(3));
-        ctl(&kit, &["start"]);
+        apiserver_away(&kit, 3);
     });
 }
 
@@ -164,9 +170,7 @@ fn apiserver_stopped_while_a_dependency_is_awaited() {
     );
     let run = ns.krun(&app, &["--rm", "-T", "app", "echo", "db is healthy"]);
     std::thread::sleep(Duration::from_secs(4));
-    ctl(&kit, &["stop", "kube-apiserver"]);
-    std::thread::sleep(Duration::from_secs(3));
-    ctl(&kit, &["start"]);
+    apiserver_away(&kit, 3);
     assert_ran(&run.wait_with_output().unwrap(), 0, "db is healthy\n");
     assert!(ns.names("pods", kit::ONEOFF).is_empty());
 }
@@ -236,9 +240,7 @@ fn apiserver_stopped_while_dependencies_are_created() {
     {
         std::thread::sleep(Duration::from_millis(20));
     }
-    ctl(&kit, &["stop", "kube-apiserver"]);
-    std::thread::sleep(Duration::from_secs(3));
-    ctl(&kit, &["start"]);
+    apiserver_away(&kit, 3);
     assert_ran(&run.wait_with_output().unwrap(), 0, "created\n");
     assert!(ns.names("pods", kit::ONEOFF).is_empty());
 }
@@ -274,9 +276,7 @@ fn apiserver_stopped_under_a_tty_session() {
         .expect("script starts");
     wait_running(&ns, &mut run);
     std::thread::sleep(Duration::from_secs(3));
-    ctl(&kit, &["stop", "kube-apiserver"]);
-    std::thread::sleep(Duration::from_secs(5));
-    ctl(&kit, &["start"]);
+    apiserver_away(&kit, 5);
     let out = run.wait_with_output().unwrap();
     let screen = text(&out);
     assert_eq!(out.status.code(), Some(6), "{screen}");
@@ -315,7 +315,10 @@ fn apiserver_away_longer_than_the_patience() {
     ctl(&kit, &["start"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{}", text(&out));
-    assert!(stderr.contains("cannot reach the Kubernetes API server"), "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the Kubernetes API server"),
+        "{stderr}"
+    );
     assert!(stderr.contains("could not delete"), "{stderr}");
 }
 

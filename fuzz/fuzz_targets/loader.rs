@@ -17,12 +17,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         env: indexmap::IndexMap::from([("TAG".to_string(), "1".to_string())]),
         stdin: Some(text.to_string()),
         selection: Selection::All,
-        skip_env_resolution: false,
-        skip_consistency: false,
-        skip_path_resolution: false,
-        templates_as_written: false,
-        skip_normalization: false,
-        raw_model: false,
+        ..LoadOptions::default()
     };
     let _ = load(&opts);
 });

@@ -358,11 +358,17 @@ mod tests {
                   {"name":"b","context":{"cluster":"c","user":"u"}}],
       "current-context":"a"}"#;
 
-    #[test]
-    fn offline_namespace_follows_flag_then_context() {
+    /// [`KUBECONFIG`] in a file of its own (the directory lives as long as the guard).
+    fn kubeconfig_file() -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         std::fs::write(&path, KUBECONFIG).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn offline_namespace_follows_flag_then_context() {
+        let (_dir, path) = kubeconfig_file();
         assert_eq!(namespace_offline(&kube_with(&path, None)), "team-a");
         assert_eq!(namespace_offline(&kube_with(&path, Some("b"))), "default");
         let mut k = kube_with(&path, None);
@@ -372,9 +378,7 @@ mod tests {
 
     #[tokio::test]
     async fn unreachable_server_is_one_clear_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config");
-        std::fs::write(&path, KUBECONFIG).unwrap();
+        let (_dir, path) = kubeconfig_file();
         let conn = connect(&kube_with(&path, None))
             .await
             .expect("connecting sends nothing");
@@ -390,9 +394,7 @@ mod tests {
 
     #[tokio::test]
     async fn outages_are_ridden_out_only_once_the_server_has_answered() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config");
-        std::fs::write(&path, KUBECONFIG).unwrap();
+        let (_dir, path) = kubeconfig_file();
         let conn = connect(&kube_with(&path, None))
             .await
             .unwrap()
@@ -440,9 +442,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_context_is_rejected_with_the_known_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config");
-        std::fs::write(&path, KUBECONFIG).unwrap();
+        let (_dir, path) = kubeconfig_file();
         let err = connect(&kube_with(&path, Some("zzz"))).await.unwrap_err();
         assert!(err.to_string().contains("known: a, b"), "{err}");
     }

@@ -166,12 +166,7 @@ impl Case {
                 Some(s) if self.is_run() => Selection::Run(s.to_string()),
                 _ => Selection::All,
             },
-            skip_env_resolution: false,
-            skip_consistency: false,
-            skip_path_resolution: false,
-            templates_as_written: false,
-            skip_normalization: false,
-            raw_model: false,
+            ..LoadOptions::default()
         }
     }
 

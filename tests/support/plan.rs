@@ -60,12 +60,7 @@ pub fn plan_argv(
         env,
         stdin: None,
         selection: Selection::Run(request.service.clone()),
-        skip_env_resolution: false,
-        skip_consistency: false,
-        skip_path_resolution: false,
-        templates_as_written: false,
-        skip_normalization: false,
-        raw_model: false,
+        ..LoadOptions::default()
     })
     .map_err(|e| e.to_string())?;
     let project = Project::from_canonical(&loaded.model).map_err(|e| e.to_string())?;
