@@ -23,7 +23,10 @@ fn main() -> ExitCode {
         Err(e) => return krun::exit::report(&anyhow::Error::new(e)),
     };
     krun::timing::mark("arguments parsed");
+    // Two workers whatever the machine: krun waits on a few sockets, and a CI runner with 64
+    // cores would otherwise start 64 threads before the first request.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {

@@ -180,11 +180,14 @@ pub async fn run(
             false => None,
         };
         let mut input = one_off.io.interactive.then(stdin::spawn);
+        // Once the terminal has shown the session, the log must not be printed over it again.
+        let mut reattached = false;
         let end = loop {
             let session = attach::tty(conn, &pod, container, input.as_mut());
             match forwarding(session, signals, &mut forwarder).await {
                 Ok(TtyEnd::Cut) if !finished(&created.watch.current(), container) => {
                     eprint!("\r\nkrun: the connection to {pod} broke; attaching again\r\n");
+                    reattached = true;
                 }
                 other => break other,
             }
@@ -202,12 +205,13 @@ pub async fn run(
             // A cut with the command already ended: the watch has its exit.
             Ok(TtyEnd::Closed { output: true } | TtyEnd::Cut) => {}
             // Nothing came through the attach: the command ran before it connected.
-            Ok(TtyEnd::Closed { output: false }) => {
+            Ok(TtyEnd::Closed { output: false }) if !reattached => {
                 print_logs(conn, created, container, signals, &mut forwarder).await?
             }
+            Ok(TtyEnd::Closed { output: false }) => {}
             // The container may have exited before the attach (the kubelet then says it is
             // not found or not running, possibly before the watch shows the exit): show its
-            // output instead.
+            // output instead, unless the terminal showed it already.
             Err(e) => {
                 let seen_exit = created
                     .watch
@@ -215,7 +219,9 @@ pub async fn run(
                 if tokio::time::timeout(EXIT_GRACE, seen_exit).await.is_err() {
                     return Err(e);
                 }
-                print_logs(conn, created, container, signals, &mut forwarder).await?
+                if !reattached {
+                    print_logs(conn, created, container, signals, &mut forwarder).await?
+                }
             }
         }
     } else {
