@@ -1,7 +1,7 @@
 //! Riding out an API server that goes away for a while (a control-plane restart, a rollout of
-//! the API server, a laptop that slept): streams and cleanup retry transient failures with a
-//! growing pause until the outage has lasted longer than the run's patience (`--wait-timeout`),
-//! then fail with the last error.
+//! the API server, a laptop that slept): streams, cleanup and every request that is safe to
+//! repeat retry transient failures with a growing pause until the outage has lasted longer than
+//! the run's patience (`--wait-timeout`), then fail with the last error.
 
 use std::future::Future;
 use std::time::Duration;
