@@ -51,6 +51,16 @@ pub fn fork_into_namespace() -> io::Result<()> {
             // die unnoticed before this line: nothing signals it before the spawn returns.
             // Across the namespace boundary getppid() is 0, so it cannot be checked anyway.)
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            // A container starts with every signal at its default, whatever the caller
+            // ignored (a test run under nohup ignores SIGHUP, and a shell cannot trap a signal
+            // ignored on entry).
+            let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+            for signal in Signal::iterator() {
+                if !matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
+                    // SAFETY: sigaction(2) is async-signal-safe.
+                    let _ = unsafe { sigaction(signal, &default) };
+                }
+            }
             Ok(())
         }
         ForkResult::Parent { child } => run_shim(child),
